@@ -1,0 +1,1 @@
+"""Code shared by the publisher and the subscriber: settings, messages, plumbing."""

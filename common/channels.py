@@ -1,0 +1,122 @@
+"""The channel catalog and the wire format of a channel message. Pure: no I/O.
+
+A message is UTF-8 JSON, for example::
+
+    {"channel_number": 22, "channel_name": "Cartoon", "sequence": 7,
+     "sent_at": "2026-11-22T13:45:00.123Z", "publisher": "3f2a9c1b7d0e"}
+
+Its attributes repeat what a subscription filter or a router needs without parsing the
+body (``channel_number``, ``publisher``), and say how to read it (``content_type``,
+``schema_version``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+CONTENT_TYPE = "application/json"
+SCHEMA_VERSION = "1"
+MAX_CHANNEL_NAME_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class Channel:
+    number: int
+    name: str
+
+
+CATALOG: tuple[Channel, ...] = (
+    Channel(7, "Movies"),
+    Channel(12, "Music"),
+    Channel(22, "Cartoon"),
+    Channel(23, "YoYo TV"),
+    Channel(31, "Weather"),
+    Channel(44, "Documentary"),
+    Channel(52, "News"),
+    Channel(61, "Sports"),
+)
+
+
+class InvalidMessage(ValueError):
+    """The payload is not a channel message; retrying it cannot help."""
+
+
+@dataclass(frozen=True)
+class ChannelMessage:
+    channel: Channel
+    sequence: int | None = None
+    sent_at: str | None = None
+    publisher: str | None = None
+
+    def encode(self) -> tuple[bytes, dict[str, str]]:
+        """The message body and its attributes, ready for ``PublisherClient.publish``."""
+        body = {
+            "channel_number": self.channel.number,
+            "channel_name": self.channel.name,
+            "sequence": self.sequence,
+            "sent_at": self.sent_at,
+            "publisher": self.publisher,
+        }
+        data = json.dumps({k: v for k, v in body.items() if v is not None}).encode()
+        attributes = {
+            "content_type": CONTENT_TYPE,
+            "schema_version": SCHEMA_VERSION,
+            "channel_number": str(self.channel.number),
+        }
+        if self.publisher:
+            attributes["publisher"] = self.publisher
+        return data, attributes
+
+
+def random_message(
+    rng: random.Random, *, sequence: int, publisher: str, now: datetime | None = None
+) -> ChannelMessage:
+    sent_at = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
+    return ChannelMessage(
+        channel=rng.choice(CATALOG),
+        sequence=sequence,
+        sent_at=sent_at.replace("+00:00", "Z"),
+        publisher=publisher,
+    )
+
+
+def decode(data: bytes) -> ChannelMessage:
+    """Parse a message body, or raise ``InvalidMessage`` saying what is wrong with it.
+
+    Unknown fields are ignored so that newer publishers can add some without breaking
+    older subscribers.
+    """
+    try:
+        body = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidMessage("body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidMessage(f"body is not JSON ({exc.msg} at position {exc.pos})") from None
+    except RecursionError:
+        raise InvalidMessage("body is JSON nested too deeply") from None
+    if not isinstance(body, dict):
+        raise InvalidMessage(f"body is a JSON {type(body).__name__}, not an object")
+
+    number = body.get("channel_number")
+    # bool is a subclass of int; true is not a channel number.
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise InvalidMessage(f"channel_number must be a positive integer, got {number!r}")
+    name = body.get("channel_name")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_CHANNEL_NAME_LENGTH:
+        raise InvalidMessage(
+            f"channel_name must be a non-empty string of at most {MAX_CHANNEL_NAME_LENGTH} "
+            f"characters, got {name!r:.120}"
+        )
+    sequence = body.get("sequence")
+    if sequence is not None and (not isinstance(sequence, int) or isinstance(sequence, bool)):
+        raise InvalidMessage(f"sequence must be an integer, got {sequence!r:.40}")
+    sent_at = body.get("sent_at")
+    if sent_at is not None and not isinstance(sent_at, str):
+        raise InvalidMessage(f"sent_at must be a string, got {sent_at!r:.40}")
+    publisher = body.get("publisher")
+    if publisher is not None and not isinstance(publisher, str):
+        raise InvalidMessage(f"publisher must be a string, got {publisher!r:.40}")
+    return ChannelMessage(Channel(number, name), sequence, sent_at, publisher)

@@ -1,0 +1,161 @@
+"""Settings shared by every service, read once from the environment.
+
+Every reader names the variable it rejects, so a bad deployment fails at start-up with a
+message that says what to fix instead of failing later inside the client library.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# The project the emulator uses when none is given; the emulator accepts any ID.
+EMULATOR_DEFAULT_PROJECT = "local-project"
+DEFAULT_TOPIC = "channel"
+
+# https://cloud.google.com/pubsub/docs/pubsub-basics#resource_names
+_RESOURCE_ID = re.compile(r"[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}")
+# https://cloud.google.com/resource-manager/docs/creating-managing-projects
+_PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_HOST_PORT = re.compile(r"(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>[0-9]{1,5})")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def read_str(env: Mapping[str, str], name: str, default: str | None = None) -> str:
+    value = env.get(name, "").strip()
+    if value:
+        return value
+    if default is None:
+        raise ConfigError(f"{name} must be set")
+    return default
+
+
+def read_float(
+    env: Mapping[str, str], name: str, default: float, *, minimum: float, maximum: float
+) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not minimum <= value <= maximum:  # also rejects nan
+        raise ConfigError(f"{name} must be between {minimum:g} and {maximum:g}, got {raw!r}")
+    return value
+
+
+def read_int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {raw!r}")
+    return value
+
+
+def read_resource_id(env: Mapping[str, str], name: str, default: str) -> str:
+    value = read_str(env, name, default)
+    if not _RESOURCE_ID.fullmatch(value) or value.lower().startswith("goog"):
+        raise ConfigError(
+            f"{name} must be a Pub/Sub resource ID: 3-255 characters, starting with a letter, "
+            f"of letters, digits and - _ . ~ + %, not starting with 'goog'; got {value!r}"
+        )
+    return value
+
+
+def read_log_level(env: Mapping[str, str]) -> str:
+    value = read_str(env, "LOG_LEVEL", "INFO").upper()
+    if value not in _LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {value!r}")
+    return value
+
+
+def read_key_file(env: Mapping[str, str]) -> str | None:
+    """The service-account key's path, checked to be readable. Unset is fine: the client
+    then finds credentials on its own (the metadata server, on Google Cloud)."""
+    path = env.get("GOOGLE_APPLICATION_CREDENTIALS", "").strip()
+    if not path:
+        return None
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"GOOGLE_APPLICATION_CREDENTIALS={path} cannot be read ({exc.strerror}); "
+            "a mounted key must be readable by the container's user (uid 10001)"
+        ) from None
+    return path
+
+
+@dataclass(frozen=True)
+class PubSubConfig:
+    """Where the stack's topic lives: real Pub/Sub, or the emulator when its host is set."""
+
+    project_id: str
+    topic_id: str
+    emulator_host: str | None
+    # The key file the client library loads (it reads the variable itself); None with
+    # the emulator, which needs no credentials.
+    key_file: str | None
+    log_level: str
+
+    @property
+    def topic_path(self) -> str:
+        return self.topic_path_of(self.topic_id)
+
+    def topic_path_of(self, topic_id: str) -> str:
+        return f"projects/{self.project_id}/topics/{topic_id}"
+
+    def subscription_path(self, subscription_id: str) -> str:
+        return f"projects/{self.project_id}/subscriptions/{subscription_id}"
+
+    @property
+    def target(self) -> str:
+        """Where requests go, for the start-up log line."""
+        return f"emulator at {self.emulator_host}" if self.emulator_host else "Google Cloud Pub/Sub"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PubSubConfig:
+        # The client library itself reads PUBSUB_EMULATOR_HOST; it is validated here so a
+        # typo fails fast instead of sending the stack to real Google Cloud by surprise.
+        emulator_host = env.get("PUBSUB_EMULATOR_HOST", "").strip() or None
+        if emulator_host is not None:
+            match = _HOST_PORT.fullmatch(emulator_host)
+            if not match or not 0 < int(match["port"]) < 65536:
+                raise ConfigError(
+                    "PUBSUB_EMULATOR_HOST must be host:port (e.g. emulator:8085), "
+                    f"got {emulator_host!r}"
+                )
+            project_id = read_str(env, "GCP_PROJECT_ID", EMULATOR_DEFAULT_PROJECT)
+            key_file = None
+        else:
+            try:
+                project_id = read_str(env, "GCP_PROJECT_ID")
+            except ConfigError:
+                raise ConfigError(
+                    "GCP_PROJECT_ID must be set when PUBSUB_EMULATOR_HOST is not "
+                    "(without the emulator, the stack talks to real Google Cloud Pub/Sub)"
+                ) from None
+            key_file = read_key_file(env)
+        if not _PROJECT_ID.fullmatch(project_id):
+            raise ConfigError(
+                "GCP_PROJECT_ID must be a Google Cloud project ID: 6-30 lowercase letters, "
+                f"digits and hyphens, starting with a letter; got {project_id!r}"
+            )
+        return cls(
+            project_id=project_id,
+            topic_id=read_resource_id(env, "PUBSUB_TOPIC", DEFAULT_TOPIC),
+            emulator_host=emulator_host,
+            key_file=key_file,
+            log_level=read_log_level(env),
+        )

@@ -1,0 +1,60 @@
+"""The entry point both services share: settings, logging, signals, exit status."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from typing import Protocol, TypeVar
+
+from google.api_core import exceptions
+from google.auth.exceptions import DefaultCredentialsError
+
+from common import logs
+from common.config import ConfigError, PubSubConfig
+from common.shutdown import stop_on_signals
+
+# Exit status for a bad setting or key; a restart cannot fix it, unlike a crash's 1.
+EXIT_CONFIG_ERROR = 2
+
+
+class ServiceConfig(Protocol):
+    @property
+    def pubsub(self) -> PubSubConfig: ...
+
+
+C = TypeVar("C", bound=ServiceConfig)
+
+
+def run_service(
+    name: str,
+    load_config: Callable[[Mapping[str, str]], C],
+    run: Callable[[C, threading.Event, str], int],
+) -> int:
+    log = logging.getLogger(name)
+    try:
+        config = load_config(os.environ)
+    except ConfigError as exc:
+        logs.configure("INFO")
+        log.critical("configuration error: %s", exc)
+        return EXIT_CONFIG_ERROR
+    logs.configure(config.pubsub.log_level)
+    stop = stop_on_signals()
+    host = socket.gethostname()
+    log.info("%s starting on host %s, talking to %s", name, host, config.pubsub.target)
+    try:
+        return run(config, stop, host)
+    except DefaultCredentialsError as exc:
+        # Only without the emulator: a malformed key, or no credentials to be found.
+        source = config.pubsub.key_file or "the environment (GOOGLE_APPLICATION_CREDENTIALS unset)"
+        log.critical("cannot load Google Cloud credentials from %s: %s", source, exc)
+        return EXIT_CONFIG_ERROR
+    except (exceptions.PermissionDenied, exceptions.Unauthenticated) as exc:
+        log.critical(
+            "Pub/Sub refused the service's credentials: %s "
+            "(the README lists the roles each service needs)",
+            exc,
+        )
+        return EXIT_CONFIG_ERROR

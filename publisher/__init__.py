@@ -1,0 +1,1 @@
+"""Publishes a random channel message to the topic every few seconds."""

@@ -1,0 +1,145 @@
+"""The publish loop: one random channel message every interval, every future checked."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from concurrent import futures
+
+from google.api_core import exceptions
+from google.cloud import pubsub_v1
+
+from common.channels import ChannelMessage, random_message
+from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
+from common.resources import ensure_topic
+from common.retry import ShutdownRequested
+from publisher.config import PublisherConfig
+
+log = logging.getLogger(__name__)
+
+
+def next_due(due: float, interval: float, now: float) -> float:
+    """When to publish next. A loop that fell behind (a paused container, a slow call)
+    skips the missed slots instead of publishing them in a burst."""
+    due += interval
+    return due if due > now else now + interval
+
+
+class ChannelPublisher:
+    """Publishes channel messages and tracks each publish future until it resolves."""
+
+    def __init__(
+        self,
+        client: pubsub_v1.PublisherClient,
+        topic_path: str,
+        publisher_id: str,
+    ) -> None:
+        self._client = client
+        self._topic_path = topic_path
+        self._publisher_id = publisher_id
+        self._rng = random.Random()
+        self._sequence = 0
+        self._pending: set[futures.Future[str]] = set()
+        self._lock = threading.Lock()
+        # Whether the latest publish to resolve succeeded; the health check reads it.
+        self.last_publish_ok = True
+        # Set when Pub/Sub says the topic does not exist (deleted, or an emulator that
+        # restarted with no state): the loop creates it again.
+        self.topic_missing = threading.Event()
+
+    def publish_random(self) -> None:
+        self._sequence += 1
+        message = random_message(self._rng, sequence=self._sequence, publisher=self._publisher_id)
+        data, attributes = message.encode()
+        future = self._client.publish(self._topic_path, data, **attributes)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(lambda done: self._on_done(done, message))
+
+    def _on_done(self, future: futures.Future[str], message: ChannelMessage) -> None:
+        with self._lock:
+            self._pending.discard(future)
+        channel = message.channel
+        try:
+            message_id = future.result()
+        except Exception as exc:  # the future carries the client's final error
+            self.last_publish_ok = False
+            if isinstance(exc, exceptions.NotFound):
+                self.topic_missing.set()
+            log.error(
+                "publish failed: sequence=%s channel=%d %s: %s: %s",
+                message.sequence,
+                channel.number,
+                channel.name,
+                type(exc).__name__,
+                exc,
+            )
+            return
+        self.last_publish_ok = True
+        log.info(
+            "published message_id=%s channel=%d %s sequence=%s",
+            message_id,
+            channel.number,
+            channel.name,
+            message.sequence,
+        )
+
+    def flush(self, timeout: float) -> bool:
+        """Send what is batched, wait for every pending future; True if all succeeded."""
+        self._client.stop()
+        with self._lock:
+            pending = set(self._pending)
+        if pending:
+            log.info("flushing %d pending publish(es)", len(pending))
+        done, not_done = futures.wait(pending, timeout=timeout)
+        failed = sum(1 for future in done if future.exception() is not None)
+        if not_done or failed:
+            log.error(
+                "flush incomplete: %d publish(es) failed, %d unresolved after %.1fs",
+                failed,
+                len(not_done),
+                timeout,
+            )
+            return False
+        return True
+
+
+def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> int:
+    """Publish until ``stop`` is set; return the process exit status."""
+    client = pubsub_v1.PublisherClient()
+    heartbeat = Heartbeat()
+    try:
+        ensure_topic(client, config.pubsub.topic_path, stop=stop, logger=log)
+    except ShutdownRequested:
+        log.info("stopped before the topic was ready")
+        return 0
+
+    publisher = ChannelPublisher(client, config.pubsub.topic_path, publisher_id)
+    log.info(
+        "publishing to %s every %gs", config.pubsub.topic_path, config.publish_interval_seconds
+    )
+    due = time.monotonic()
+    try:
+        while True:
+            if publisher.topic_missing.is_set():
+                log.warning("topic %s is gone; creating it again", config.pubsub.topic_path)
+                ensure_topic(client, config.pubsub.topic_path, stop=stop, logger=log)
+                publisher.topic_missing.clear()
+            now = time.monotonic()
+            if now >= due:
+                publisher.publish_random()
+                due = next_due(due, config.publish_interval_seconds, now)
+            if publisher.last_publish_ok:
+                heartbeat.beat()
+            wait = min(due - time.monotonic(), HEARTBEAT_INTERVAL_SECONDS)
+            if stop.wait(max(wait, 0.0)):
+                break
+    except ShutdownRequested:
+        log.info("stopped while waiting to create the topic again")
+    finally:
+        heartbeat.clear()
+        flushed = publisher.flush(config.flush_timeout_seconds)
+    log.info("publisher stopped%s", "" if flushed else " with unflushed publishes")
+    return 0 if flushed else 1

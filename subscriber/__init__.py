@@ -1,0 +1,1 @@
+"""Receives every channel message on a subscription of its own, and deletes it on exit."""

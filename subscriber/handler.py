@@ -1,0 +1,67 @@
+"""What a replica does with each message: log it, then ack; or reject it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from google.cloud.pubsub_v1.subscriber.message import Message
+
+from common.channels import InvalidMessage, decode
+
+log = logging.getLogger(__name__)
+
+
+def rejection_fate(delivery_attempt: int | None, max_delivery_attempts: int) -> str:
+    """What happens to a nacked message next, for the log line."""
+    if delivery_attempt is None:  # the subscription has no dead-letter policy
+        return "nacked"
+    fate = f"nacked on attempt {delivery_attempt} of {max_delivery_attempts}"
+    if delivery_attempt >= max_delivery_attempts:
+        return f"{fate}: Pub/Sub now dead-letters it"
+    return fate
+
+
+class ChannelHandler:
+    """The streaming pull callback. The client calls it from a pool of threads; should it
+    raise, the client logs the error and nacks the message."""
+
+    def __init__(self, max_delivery_attempts: int) -> None:
+        self._max_delivery_attempts = max_delivery_attempts
+        self._lock = threading.Lock()
+        self.handled = 0
+        self.rejected = 0
+
+    def __call__(self, message: Message) -> None:
+        try:
+            channel_message = decode(message.data)
+        except InvalidMessage as exc:
+            # A malformed body stays malformed: nack it so the subscription's dead-letter
+            # policy parks it after a few attempts, rather than acking it away.
+            self._count(rejected=True)
+            log.warning(
+                "rejected message_id=%s: %s; %s",
+                message.message_id,
+                exc,
+                rejection_fate(message.delivery_attempt, self._max_delivery_attempts),
+            )
+            message.nack()
+            return
+        channel = channel_message.channel
+        log.info(
+            "received message_id=%s channel=%d %s sequence=%s publisher=%s",
+            message.message_id,
+            channel.number,
+            channel.name,
+            channel_message.sequence,
+            channel_message.publisher,
+        )
+        message.ack()
+        self._count(rejected=False)
+
+    def _count(self, *, rejected: bool) -> None:
+        with self._lock:
+            if rejected:
+                self.rejected += 1
+            else:
+                self.handled += 1

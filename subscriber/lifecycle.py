@@ -1,0 +1,156 @@
+"""A replica's life: create its own subscription, stream from it, delete it on the way out.
+
+Each replica owns one subscription, so Pub/Sub delivers every message to every replica
+(fan-out). Deleting it on shutdown leaves nothing behind; a replica that dies without
+cleaning up (SIGKILL, a lost host) leaves a subscription that expires after a day
+without subscribers, the shortest expiration Pub/Sub allows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent import futures
+from datetime import timedelta
+from typing import Any
+
+from google.api_core import exceptions
+from google.cloud import pubsub_v1
+
+from common.config import PubSubConfig
+from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
+from common.resources import ensure_subscription, ensure_topic
+from common.retry import ShutdownRequested
+from subscriber.config import SubscriberConfig
+from subscriber.handler import ChannelHandler
+from subscriber.naming import APP_LABEL, random_suffix, subscription_id, subscription_labels
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTION_TTL = timedelta(days=1)
+# Shutdown budget, well inside compose's stop_grace_period: callbacks in flight finish,
+# then the delete call gets its own short deadline.
+DRAIN_TIMEOUT_SECONDS = 1.5
+DELETE_TIMEOUT_SECONDS = 1.0
+
+
+def replica_subscription_request(
+    config: SubscriberConfig, subscription_path: str, host: str
+) -> dict[str, Any]:
+    pubsub = config.pubsub
+    return {
+        "name": subscription_path,
+        "topic": pubsub.topic_path,
+        "labels": subscription_labels(host),
+        "expiration_policy": {"ttl": SUBSCRIPTION_TTL},
+        "dead_letter_policy": {
+            "dead_letter_topic": pubsub.topic_path_of(config.dead_letter_topic_id),
+            "max_delivery_attempts": config.max_delivery_attempts,
+        },
+    }
+
+
+def dead_letter_subscription_request(
+    pubsub: PubSubConfig, dead_letter_topic_id: str
+) -> dict[str, Any]:
+    # Shared by all replicas and durable on purpose: it holds rejected messages until
+    # someone looks at them, so it never expires and no replica deletes it.
+    return {
+        "name": pubsub.subscription_path(dead_letter_topic_id),
+        "topic": pubsub.topic_path_of(dead_letter_topic_id),
+        "labels": {"app": APP_LABEL, "role": "dead-letter"},
+        "expiration_policy": {},  # no TTL: never expires
+    }
+
+
+def run(config: SubscriberConfig, stop: threading.Event, host: str) -> int:
+    """Receive until ``stop`` is set or the stream fails; return the exit status."""
+    pubsub = config.pubsub
+    path = pubsub.subscription_path(subscription_id(pubsub.topic_id, host, random_suffix()))
+    heartbeat = Heartbeat()
+    with pubsub_v1.SubscriberClient() as subscriber:
+        try:
+            # Admin calls on topics live on the publisher client.
+            ensure_topic(
+                pubsub_v1.PublisherClient(),
+                pubsub.topic_path_of(config.dead_letter_topic_id),
+                stop=stop,
+                logger=log,
+            )
+            ensure_subscription(
+                subscriber,
+                dead_letter_subscription_request(pubsub, config.dead_letter_topic_id),
+                stop=stop,
+                logger=log,
+            )
+            ensure_subscription(
+                subscriber,
+                replica_subscription_request(config, path, host),
+                stop=stop,
+                logger=log,
+                wait_for_topic=True,
+            )
+        except ShutdownRequested:
+            log.info("stopped before subscribing")
+            return 0
+        try:
+            return _receive(subscriber, config, path, stop, heartbeat)
+        finally:
+            heartbeat.clear()
+            _delete(subscriber, path)
+
+
+def _receive(
+    subscriber: pubsub_v1.SubscriberClient,
+    config: SubscriberConfig,
+    path: str,
+    stop: threading.Event,
+    heartbeat: Heartbeat,
+) -> int:
+    handler = ChannelHandler(config.max_delivery_attempts)
+    stream = subscriber.subscribe(
+        path,
+        callback=handler,
+        flow_control=pubsub_v1.types.FlowControl(max_messages=config.max_outstanding_messages),
+        # On cancel, wait for callbacks in flight: a message in hand gets acked.
+        await_callbacks_on_shutdown=True,
+    )
+    log.info("listening on %s", path)
+    heartbeat.beat()
+    while not stop.wait(HEARTBEAT_INTERVAL_SECONDS):
+        if stream.done():
+            break
+        heartbeat.beat()
+
+    status = 0
+    if stream.done() and not stop.is_set():
+        # The client already retried what can be retried; what ends the stream is final
+        # (the subscription was deleted, permission was revoked...).
+        log.error("stream on %s ended: %s", path, stream.exception())
+        status = 1
+    stream.cancel()  # stop pulling; messages received but not yet handed out are nacked
+    try:
+        stream.result(timeout=DRAIN_TIMEOUT_SECONDS)
+    except futures.TimeoutError:
+        log.warning("callbacks still running after %.1fs; leaving them", DRAIN_TIMEOUT_SECONDS)
+    except Exception:  # the stream's own failure, logged when it ended the stream
+        pass
+    log.info("stopped receiving: %d handled, %d rejected", handler.handled, handler.rejected)
+    return status
+
+
+def _delete(subscriber: pubsub_v1.SubscriberClient, path: str) -> None:
+    try:
+        subscriber.delete_subscription(
+            subscription=path, retry=None, timeout=DELETE_TIMEOUT_SECONDS
+        )
+        log.info("deleted subscription %s", path)
+    except exceptions.NotFound:
+        log.info("subscription %s was already gone", path)
+    except exceptions.GoogleAPICallError as exc:
+        log.error(
+            "could not delete subscription %s (%s); it expires after %s without subscribers",
+            path,
+            exc,
+            SUBSCRIPTION_TTL,
+        )

@@ -1,0 +1,157 @@
+"""`docker compose up --scale subscriber=3`, as a user runs it, then stopped as a user stops it.
+
+The tests run in this order against one stack: images, fan-out, real-GCP wiring, shutdown.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tarfile
+import time
+from functools import partial
+from pathlib import PurePosixPath
+
+import pytest
+
+from tests.conftest import message_ids, wait_for
+from tests.e2e.conftest import Stack, docker, inspect, logs
+
+pytestmark = pytest.mark.e2e
+MAX_IMAGE_BYTES = 250 * 1000 * 1000
+# Fan-out is checked on messages published after every replica is ready.
+MESSAGES_TO_CHECK = 10
+
+
+def received_all(container: str, expected: set[str]) -> bool:
+    return expected <= set(message_ids(logs(container), "received"))
+
+
+def image_of(stack: Stack, service: str) -> str:
+    return inspect(stack.containers(service)[0], "{{.Image}}")
+
+
+def layer_paths(image: str) -> set[str]:
+    """Every path in every layer of the image, deleted ones included: a file removed by a
+    later layer is still in the image's history."""
+    paths: set[str] = set()
+    with subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE) as save:
+        assert save.stdout is not None
+        with tarfile.open(fileobj=save.stdout, mode="r|") as archive:
+            for member in archive:
+                content = archive.extractfile(member) if member.isfile() else None
+                if content is None:
+                    continue
+                try:
+                    with tarfile.open(fileobj=content, mode="r|*") as layer:
+                        paths.update(entry.name for entry in layer)
+                except tarfile.ReadError:
+                    continue  # a manifest or config blob, not a layer
+    assert save.returncode == 0
+    return paths
+
+
+@pytest.mark.parametrize("service", ["publisher", "subscriber"])
+def test_images_run_as_non_root_without_the_key(stack: Stack, service: str) -> None:
+    image = image_of(stack, service)
+    assert docker("run", "--rm", "--entrypoint", "id", image, "-u").strip() == "10001"
+    container = stack.containers(service)[0]
+    assert inspect(container, "{{.Config.User}}") == "10001:10001"
+
+    paths = layer_paths(image)
+    assert any(path.endswith("common/health.py") for path in paths), "the scan saw the layers"
+    leaked = [path for path in paths if PurePosixPath(path).name.removeprefix(".wh.") == "sa.json"]
+    assert leaked == [], "the build context held sa.json; .dockerignore must keep it out"
+
+    size = int(docker("image", "inspect", "--format", "{{.Size}}", image))
+    print(f"{service} image: {size / 1e6:.0f} MB")
+    assert size < MAX_IMAGE_BYTES
+
+
+def test_every_message_reaches_all_three_replicas(stack: Stack) -> None:
+    replicas = stack.containers("subscriber")
+    assert len(replicas) == 3
+    wait_for(
+        lambda: len([s for s in stack.subscriptions() if not s.endswith("dead-letter")]) == 3,
+        timeout=60,
+        what="3 replica subscriptions on the emulator",
+        details=lambda: str(stack.subscriptions()),
+    )
+    # Every replica's subscription exists, so every message published from now on is
+    # retained for all of them. The pause covers a publish accepted just before and
+    # logged just after this point.
+    time.sleep(1)
+    (publisher,) = stack.containers("publisher")
+    before = set(message_ids(logs(publisher), "published"))
+
+    def published_since() -> list[str] | None:
+        new = [i for i in message_ids(logs(publisher), "published") if i not in before]
+        return new if len(new) >= MESSAGES_TO_CHECK else None
+
+    expected = set(wait_for(published_since, timeout=60, interval=0.5, what="new publishes"))
+    for replica in replicas:
+        wait_for(
+            partial(received_all, replica, expected),
+            timeout=30,
+            interval=0.5,
+            what=f"all of {sorted(expected)} at replica {replica[:12]}",
+            details=partial(logs, replica),
+        )
+        for line in logs(replica).splitlines():
+            if "received message_id=" in line:
+                assert re.search(r"received message_id=\S+ channel=\d+ \S", line), line
+
+
+def test_gcp_file_mounts_the_key_read_only_and_fails_clearly_on_a_bad_one(stack: Stack) -> None:
+    files = ("docker-compose.gcp.yml",)
+    env_check = (
+        "import os; p = os.environ['GOOGLE_APPLICATION_CREDENTIALS']; open(p).read(); "
+        "print(p, [line.split()[3].split(',')[0] for line in open('/proc/mounts') "
+        "if line.split()[1] == p])"
+    )
+    stack.env["GCP_PROJECT_ID"] = "my-gcp-project"
+    try:
+        mounted = stack(
+            "run",
+            "--rm",
+            "--no-deps",
+            "--entrypoint",
+            "python",
+            "subscriber",
+            "-c",
+            env_check,
+            files=files,
+        ).stdout
+        assert mounted.strip().endswith("/run/secrets/gcp-service-account ['ro']"), mounted
+        # sa.json here is the example, not a real key: the service must say so and stop.
+        result = stack("run", "--rm", "--no-deps", "subscriber", files=files, check=False)
+    finally:
+        del stack.env["GCP_PROJECT_ID"]
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "cannot load Google Cloud credentials from /run/secrets/gcp-service-account" in output
+    assert "Traceback" not in output
+
+
+def test_stopping_leaves_no_subscription_and_exits_zero_fast(stack: Stack) -> None:
+    first, *others = stack.containers("subscriber")
+    started = time.monotonic()
+    docker("stop", "--time", "10", first)
+    seconds = time.monotonic() - started
+    assert seconds < 3, f"docker stop took {seconds:.2f}s"
+
+    started = time.monotonic()
+    stack("stop", "subscriber")  # the remaining replicas, stopped together
+    seconds = time.monotonic() - started
+    assert seconds < 3, f"compose stop of {len(others)} replicas took {seconds:.2f}s"
+
+    for replica in (first, *others):
+        assert inspect(replica, "{{.State.ExitCode}}") == "0", logs(replica)
+        assert "deleted subscription" in logs(replica)
+    # Only the shared dead-letter subscription is left: it is durable by design.
+    assert stack.subscriptions() == ["channel-dead-letter"]
+
+    (publisher,) = stack.containers("publisher")
+    stack("stop", "publisher")
+    assert inspect(publisher, "{{.State.ExitCode}}") == "0", logs(publisher)
+    assert "publisher stopped\n" in logs(publisher)

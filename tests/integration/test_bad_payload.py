@@ -1,0 +1,55 @@
+"""A message no replica can parse is dead-lettered, and the good ones keep flowing."""
+
+from __future__ import annotations
+
+import pytest
+from google.cloud import pubsub_v1
+
+from common.channels import Channel, ChannelMessage
+from tests.conftest import wait_for
+from tests.integration.conftest import PROJECT, Services, topic_path
+
+pytestmark = pytest.mark.integration
+MAX_DELIVERY_ATTEMPTS = 5
+
+
+def test_bad_payload_is_dead_lettered_without_blocking_good_ones(
+    services: Services,
+    topic: str,
+    publisher_client: pubsub_v1.PublisherClient,
+    subscriber_client: pubsub_v1.SubscriberClient,
+) -> None:
+    publisher_client.create_topic(name=topic_path(topic))
+    replica = services.start("subscriber", topic, MAX_DELIVERY_ATTEMPTS=str(MAX_DELIVERY_ATTEMPTS))
+    replica.wait_for_log(r"listening on")
+
+    bad_id = publisher_client.publish(topic_path(topic), b"\x00 not a channel").result(timeout=30)
+    data, attributes = ChannelMessage(Channel(52, "News"), 1).encode()
+    good_id = publisher_client.publish(topic_path(topic), data, **attributes).result(timeout=30)
+
+    replica.wait_for_log(rf"received message_id={good_id} channel=52 News")
+    replica.wait_for_log(
+        rf"rejected message_id={bad_id}: body is not JSON .*attempt {MAX_DELIVERY_ATTEMPTS} of "
+        rf"{MAX_DELIVERY_ATTEMPTS}: Pub/Sub now dead-letters it"
+    )
+
+    # The message is kept, not lost: it waits in the durable dead-letter subscription.
+    dead_letters = f"projects/{PROJECT}/subscriptions/{topic}-dead-letter"
+
+    def pull_dead_letter() -> pubsub_v1.types.ReceivedMessage | None:
+        response = subscriber_client.pull(subscription=dead_letters, max_messages=10, timeout=5)
+        return next(iter(response.received_messages), None)
+
+    parked = wait_for(
+        pull_dead_letter, timeout=30, what="the bad message in the dead-letter subscription"
+    )
+    subscriber_client.acknowledge(subscription=dead_letters, ack_ids=[parked.ack_id])
+    assert parked.message.data == b"\x00 not a channel"
+    source = parked.message.attributes
+    assert source["CloudPubSubDeadLetterSourceDeliveryCount"] == str(MAX_DELIVERY_ATTEMPTS)
+    assert source["CloudPubSubDeadLetterSourceSubscription"].startswith(f"{topic}-")
+
+    assert replica.process.poll() is None, "the replica must keep running"
+    assert replica.log().count(f"rejected message_id={bad_id}") == MAX_DELIVERY_ATTEMPTS
+    status, _ = replica.terminate()
+    assert status == 0, replica.details()

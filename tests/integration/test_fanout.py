@@ -1,0 +1,66 @@
+"""Fan-out: every subscriber replica receives every message, and leaves nothing behind."""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import partial
+
+import pytest
+from google.cloud import pubsub_v1
+
+from tests.conftest import message_ids, wait_for
+from tests.integration.conftest import Service, Services, subscriptions_of, topic_path
+
+pytestmark = pytest.mark.integration
+REPLICAS = 3
+MESSAGES = 30
+
+
+def received_all(replica: Service, message_ids_: list[str]) -> bool:
+    return set(message_ids_) <= set(message_ids(replica.log(), "received"))
+
+
+def test_every_replica_gets_every_message_then_cleans_up(
+    services: Services,
+    topic: str,
+    publisher_client: pubsub_v1.PublisherClient,
+    subscriber_client: pubsub_v1.SubscriberClient,
+) -> None:
+    # The topic exists first, so no message can be published before a replica's
+    # subscription exists (test_startup_order covers the other way round).
+    publisher_client.create_topic(name=topic_path(topic))
+    replicas = [services.start("subscriber", topic) for _ in range(REPLICAS)]
+    names = {replica.wait_for_log(r"listening on (\S+)")[1] for replica in replicas}
+    assert len(names) == REPLICAS, "each replica has a subscription of its own"
+    assert set(subscriptions_of(subscriber_client, topic)) == names
+
+    publisher = services.start("publisher", topic, PUBLISH_INTERVAL_SECONDS="0.05")
+    wait_for(
+        lambda: len(message_ids(publisher.log(), "published")) >= MESSAGES,
+        timeout=60,
+        what=f"{MESSAGES} publishes",
+        details=publisher.details,
+    )
+    status, _ = publisher.terminate()
+    assert status == 0, publisher.details()
+    published = message_ids(publisher.log(), "published")
+    assert len(set(published)) == len(published)
+
+    for replica in replicas:
+        wait_for(
+            partial(received_all, replica, published),
+            timeout=30,
+            what="every published message at every replica",
+            details=replica.details,
+        )
+        duplicates = sum(n - 1 for n in Counter(message_ids(replica.log(), "received")).values())
+        # At-least-once delivery allows duplicates; none are expected on a quiet emulator,
+        # and any would show here.
+        print(f"{replica.log_path.name}: {len(published)} received, {duplicates} duplicates")
+
+    for replica in replicas:
+        status, seconds = replica.terminate()
+        assert status == 0, replica.details()
+        assert seconds < 3, f"shutdown took {seconds:.2f}s\n{replica.details()}"
+        assert "deleted subscription" in replica.log()
+    assert subscriptions_of(subscriber_client, topic) == []

@@ -1,0 +1,122 @@
+"""The compose files, Dockerfiles and ignore files keep the promises the README makes.
+
+These read the files; tests/e2e runs them for real.
+"""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_SERVICES = ("publisher", "subscriber")
+
+
+def load(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / name).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load("docker-compose.yml")
+
+
+@pytest.fixture(scope="module")
+def compose_gcp() -> dict[str, Any]:
+    return load("docker-compose.gcp.yml")
+
+
+def test_compose_files_follow_the_compose_specification(
+    compose: dict[str, Any], compose_gcp: dict[str, Any]
+) -> None:
+    for data in (compose, compose_gcp):
+        assert "version" not in data, "the Compose Specification has no version key"
+        for name, service in data["services"].items():
+            assert "stop_grace_period" in service, f"{name}: set stop_grace_period on purpose"
+            assert not service.get("tty"), f"{name}: no tty tricks"
+            assert not service.get("stdin_open"), f"{name}: no stdin tricks"
+            assert "container_name" not in service, f"{name}: a fixed name prevents --scale"
+
+
+def test_emulator_is_official_pinned_and_health_checked(compose: dict[str, Any]) -> None:
+    emulator = compose["services"]["emulator"]
+    assert re.fullmatch(
+        r"gcr\.io/google\.com/cloudsdktool/google-cloud-cli:\d+\.\d+\.\d+-emulators",
+        emulator["image"],
+    )
+    assert emulator["healthcheck"]["test"][0] == "CMD"
+    assert "--host-port=0.0.0.0:8085" in emulator["command"]
+
+
+def test_apps_wait_for_a_healthy_emulator(compose: dict[str, Any]) -> None:
+    for name in APP_SERVICES:
+        service = compose["services"][name]
+        assert service["depends_on"] == {"emulator": {"condition": "service_healthy"}}
+        assert service["environment"]["PUBSUB_EMULATOR_HOST"] == "emulator:8085"
+    assert compose["services"]["subscriber"]["deploy"]["replicas"] >= 2
+
+
+def test_gcp_file_runs_the_same_services_without_the_emulator(
+    compose: dict[str, Any], compose_gcp: dict[str, Any]
+) -> None:
+    assert set(compose_gcp["services"]) == set(APP_SERVICES)
+    for name in APP_SERVICES:
+        local, gcp = compose["services"][name], compose_gcp["services"][name]
+        for key in ("build", "deploy", "restart", "stop_grace_period"):
+            assert local.get(key) == gcp.get(key), f"{name}.{key} differs between the files"
+        assert "depends_on" not in gcp
+        assert "PUBSUB_EMULATOR_HOST" not in gcp["environment"]
+        assert set(local["environment"]) - {"PUBSUB_EMULATOR_HOST"} == set(gcp["environment"]) - {
+            "GOOGLE_APPLICATION_CREDENTIALS"
+        }
+        (secret,) = gcp["secrets"]
+        assert gcp["environment"]["GOOGLE_APPLICATION_CREDENTIALS"] == f"/run/secrets/{secret}"
+        assert compose_gcp["secrets"][secret] == {"file": "./sa.json"}
+
+
+def dockerfile(name: str) -> str:
+    return (ROOT / name).read_text()
+
+
+def test_dockerfiles_are_twins() -> None:
+    def body(text: str) -> list[str]:
+        return [line for line in text.splitlines() if not line.startswith("#")]
+
+    publisher = body(dockerfile("Dockerfile-Pub"))
+    subscriber = [
+        line.replace("subscriber", "publisher") for line in body(dockerfile("Dockerfile-Sub"))
+    ]
+    assert publisher == subscriber
+
+
+@pytest.mark.parametrize("name", ["Dockerfile-Pub", "Dockerfile-Sub"])
+def test_dockerfile_practices(name: str) -> None:
+    text = dockerfile(name)
+    (base,) = re.findall(r"(?m)^FROM\s+(\S+)", text)
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", base), (
+        "pin a slim base to a patch release"
+    )
+    (user,) = re.findall(r"(?m)^USER\s+(\S+)", text)
+    assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", user), "a numeric non-root user"
+    (cmd,) = re.findall(r"(?m)^CMD\s+(.+)$", text)
+    assert json.loads(cmd)[0] == "python", "exec-form CMD: the service is PID 1 and gets SIGTERM"
+    assert "HEALTHCHECK" in text
+    assert "ARG" not in text, "runtime settings come from the environment, not build arguments"
+    lock_install = text.index("pip install")
+    assert lock_install < text.index("COPY common/"), "dependencies in a layer before the code"
+    assert "--require-hashes" in text
+
+
+def test_credentials_never_reach_an_image_or_git() -> None:
+    dockerignore = (ROOT / ".dockerignore").read_text().splitlines()
+    rules = [line.strip() for line in dockerignore if line.strip() and not line.startswith("#")]
+    assert rules[0] == "*", ".dockerignore is an allow-list"
+    assert "**/sa.json" in rules
+    assert "sa.json" in (ROOT / ".gitignore").read_text().splitlines()
+    example = json.loads((ROOT / "sa.json.example").read_text())
+    assert example["type"] == "service_account"

@@ -1,0 +1,51 @@
+import logging
+import queue
+
+import pytest
+from google.cloud.pubsub_v1.subscriber import message as pubsub_message
+from google.cloud.pubsub_v1.subscriber._protocol import requests
+from google.pubsub_v1.types import PubsubMessage
+
+from common.channels import Channel, ChannelMessage
+from subscriber.handler import ChannelHandler, rejection_fate
+
+
+def received(
+    data: bytes, *, message_id: str = "42", delivery_attempt: int = 1
+) -> tuple[pubsub_message.Message, "queue.Queue[object]"]:
+    """A message as the streaming pull hands it to the callback; acks land in the queue."""
+    requests_out: queue.Queue[object] = queue.Queue()
+    raw = PubsubMessage(data=data, message_id=message_id)._pb
+    return pubsub_message.Message(raw, "ack-1", delivery_attempt, requests_out), requests_out
+
+
+def test_good_message_is_logged_with_its_id_then_acked(caplog: pytest.LogCaptureFixture) -> None:
+    data, _ = ChannelMessage(Channel(22, "Cartoon"), 9, None, "pub-1").encode()
+    message, requests_out = received(data, message_id="1234")
+    handler = ChannelHandler(max_delivery_attempts=5)
+    with caplog.at_level(logging.INFO):
+        handler(message)
+    assert isinstance(requests_out.get_nowait(), requests.AckRequest)
+    assert requests_out.empty()
+    assert "received message_id=1234 channel=22 Cartoon sequence=9 publisher=pub-1" in caplog.text
+    assert (handler.handled, handler.rejected) == (1, 0)
+
+
+@pytest.mark.parametrize(("attempt", "fate"), [(1, "attempt 1 of 5"), (5, "now dead-letters it")])
+def test_bad_message_is_nacked_toward_the_dead_letter_topic(
+    caplog: pytest.LogCaptureFixture, attempt: int, fate: str
+) -> None:
+    message, requests_out = received(b"not json", message_id="77", delivery_attempt=attempt)
+    handler = ChannelHandler(max_delivery_attempts=5)
+    handler(message)
+    assert isinstance(requests_out.get_nowait(), requests.NackRequest)
+    assert requests_out.empty()
+    assert "rejected message_id=77: body is not JSON" in caplog.text
+    assert fate in caplog.text
+    assert (handler.handled, handler.rejected) == (0, 1)
+
+
+def test_rejection_fate() -> None:
+    assert rejection_fate(None, 5) == "nacked"
+    assert rejection_fate(2, 5) == "nacked on attempt 2 of 5"
+    assert rejection_fate(7, 7).endswith("Pub/Sub now dead-letters it")

@@ -1,0 +1,47 @@
+import re
+
+import pytest
+
+from subscriber.naming import host_label, random_suffix, subscription_id, subscription_labels
+
+# Pub/Sub's rule for subscription IDs, and Google Cloud's for label values.
+SUBSCRIPTION_ID = re.compile(r"[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}")
+LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+
+
+@pytest.mark.parametrize(
+    ("host", "label"),
+    [
+        ("3f2a9c1b7d0e", "3f2a9c1b7d0e"),
+        ("Worker-7.example.COM", "worker-7-example-com"),
+        ("--odd__host--", "odd-host"),
+        ("", "unknown-host"),
+        ("ü", "unknown-host"),
+        ("h" * 80, "h" * 63),
+        ("a" * 62 + ".b", "a" * 62),
+    ],
+)
+def test_host_label(host: str, label: str) -> None:
+    assert host_label(host) == label
+    assert LABEL_VALUE.fullmatch(label)
+
+
+def test_subscription_id_names_topic_host_and_suffix() -> None:
+    assert subscription_id("channel", "3f2a9c1b7d0e", "a1b2c3d4") == "channel-3f2a9c1b7d0e-a1b2c3d4"
+
+
+@pytest.mark.parametrize("topic", ["abc", "channel", "t" * 255])
+@pytest.mark.parametrize("host", ["", "0abc", "x" * 300, "Host.Name"])
+def test_subscription_id_is_always_valid(topic: str, host: str) -> None:
+    name = subscription_id(topic, host, random_suffix())
+    assert SUBSCRIPTION_ID.fullmatch(name), name
+
+
+def test_suffixes_differ() -> None:
+    assert len({random_suffix() for _ in range(100)}) == 100
+
+
+def test_labels_are_valid() -> None:
+    labels = subscription_labels("Some.Host")
+    assert labels == {"app": "pubsub-fanout", "role": "fanout-subscriber", "host": "some-host"}
+    assert all(LABEL_VALUE.fullmatch(value) for value in labels.values())
