@@ -7,8 +7,9 @@ message that says what to fix instead of failing later inside the client library
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 # The project the emulator uses when none is given; the emulator accepts any ID.
 EMULATOR_DEFAULT_PROJECT = "local-project"
@@ -35,32 +36,43 @@ def read_str(env: Mapping[str, str], name: str, default: str | None = None) -> s
     return default
 
 
-def read_float(
-    env: Mapping[str, str], name: str, default: float, *, minimum: float, maximum: float
-) -> float:
+N = TypeVar("N", int, float)
+
+
+def _read_number(
+    env: Mapping[str, str],
+    name: str,
+    default: N,
+    *,
+    parse: Callable[[str], N],
+    kind: str,
+    minimum: N,
+    maximum: N,
+) -> N:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
     if not minimum <= value <= maximum:  # also rejects nan
         raise ConfigError(f"{name} must be between {minimum:g} and {maximum:g}, got {raw!r}")
     return value
 
 
+def read_float(
+    env: Mapping[str, str], name: str, default: float, *, minimum: float, maximum: float
+) -> float:
+    return _read_number(
+        env, name, default, parse=float, kind="a number", minimum=minimum, maximum=maximum
+    )
+
+
 def read_int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if not minimum <= value <= maximum:
-        raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {raw!r}")
-    return value
+    return _read_number(
+        env, name, default, parse=int, kind="a whole number", minimum=minimum, maximum=maximum
+    )
 
 
 def read_resource_id(env: Mapping[str, str], name: str, default: str) -> str:

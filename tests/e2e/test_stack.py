@@ -152,6 +152,6 @@ def test_stopping_leaves_no_subscription_and_exits_zero_fast(stack: Stack) -> No
     assert stack.subscriptions() == ["channel-dead-letter"]
 
     (publisher,) = stack.containers("publisher")
-    stack("stop", "publisher")
+    stack("stop")  # the rest of the stack: the publisher, then the emulator
     assert inspect(publisher, "{{.State.ExitCode}}") == "0", logs(publisher)
     assert "publisher stopped\n" in logs(publisher)

@@ -165,6 +165,14 @@ def topic(
             publisher.delete_topic(request={"topic": topic_path(name)})
 
 
+@pytest.fixture
+def created_topic(topic: str, publisher_client: pubsub_v1.PublisherClient) -> str:
+    """``topic``, created up front as the publisher would: replicas started next receive
+    every message the test publishes (test_startup_order covers the other order)."""
+    publisher_client.create_topic(name=topic_path(topic))
+    return topic
+
+
 class Service:
     """``python -m publisher`` or ``python -m subscriber``, as its container runs it."""
 

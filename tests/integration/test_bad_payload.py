@@ -15,17 +15,19 @@ MAX_DELIVERY_ATTEMPTS = 5
 
 def test_bad_payload_is_dead_lettered_without_blocking_good_ones(
     services: Services,
-    topic: str,
+    created_topic: str,
     publisher_client: pubsub_v1.PublisherClient,
     subscriber_client: pubsub_v1.SubscriberClient,
 ) -> None:
-    publisher_client.create_topic(name=topic_path(topic))
-    replica = services.start("subscriber", topic, MAX_DELIVERY_ATTEMPTS=str(MAX_DELIVERY_ATTEMPTS))
+    replica = services.start(
+        "subscriber", created_topic, MAX_DELIVERY_ATTEMPTS=str(MAX_DELIVERY_ATTEMPTS)
+    )
     replica.wait_for_log(r"listening on")
 
-    bad_id = publisher_client.publish(topic_path(topic), b"\x00 not a channel").result(timeout=30)
+    path = topic_path(created_topic)
+    bad_id = publisher_client.publish(path, b"\x00 not a channel").result(timeout=30)
     data, attributes = ChannelMessage(Channel(52, "News"), 1).encode()
-    good_id = publisher_client.publish(topic_path(topic), data, **attributes).result(timeout=30)
+    good_id = publisher_client.publish(path, data, **attributes).result(timeout=30)
 
     replica.wait_for_log(rf"received message_id={good_id} channel=52 News")
     replica.wait_for_log(
@@ -34,7 +36,7 @@ def test_bad_payload_is_dead_lettered_without_blocking_good_ones(
     )
 
     # The message is kept, not lost: it waits in the durable dead-letter subscription.
-    dead_letters = f"projects/{PROJECT}/subscriptions/{topic}-dead-letter"
+    dead_letters = f"projects/{PROJECT}/subscriptions/{created_topic}-dead-letter"
 
     def pull_dead_letter() -> pubsub_v1.types.ReceivedMessage | None:
         response = subscriber_client.pull(subscription=dead_letters, max_messages=10, timeout=5)
@@ -47,7 +49,7 @@ def test_bad_payload_is_dead_lettered_without_blocking_good_ones(
     assert parked.message.data == b"\x00 not a channel"
     source = parked.message.attributes
     assert source["CloudPubSubDeadLetterSourceDeliveryCount"] == str(MAX_DELIVERY_ATTEMPTS)
-    assert source["CloudPubSubDeadLetterSourceSubscription"].startswith(f"{topic}-")
+    assert source["CloudPubSubDeadLetterSourceSubscription"].startswith(f"{created_topic}-")
 
     assert replica.process.poll() is None, "the replica must keep running"
     assert replica.log().count(f"rejected message_id={bad_id}") == MAX_DELIVERY_ATTEMPTS

@@ -9,7 +9,7 @@ import pytest
 from google.cloud import pubsub_v1
 
 from tests.conftest import message_ids, wait_for
-from tests.integration.conftest import Service, Services, subscriptions_of, topic_path
+from tests.integration.conftest import Service, Services, subscriptions_of
 
 pytestmark = pytest.mark.integration
 REPLICAS = 3
@@ -22,19 +22,15 @@ def received_all(replica: Service, message_ids_: list[str]) -> bool:
 
 def test_every_replica_gets_every_message_then_cleans_up(
     services: Services,
-    topic: str,
-    publisher_client: pubsub_v1.PublisherClient,
+    created_topic: str,
     subscriber_client: pubsub_v1.SubscriberClient,
 ) -> None:
-    # The topic exists first, so no message can be published before a replica's
-    # subscription exists (test_startup_order covers the other way round).
-    publisher_client.create_topic(name=topic_path(topic))
-    replicas = [services.start("subscriber", topic) for _ in range(REPLICAS)]
+    replicas = [services.start("subscriber", created_topic) for _ in range(REPLICAS)]
     names = {replica.wait_for_log(r"listening on (\S+)")[1] for replica in replicas}
     assert len(names) == REPLICAS, "each replica has a subscription of its own"
-    assert set(subscriptions_of(subscriber_client, topic)) == names
+    assert set(subscriptions_of(subscriber_client, created_topic)) == names
 
-    publisher = services.start("publisher", topic, PUBLISH_INTERVAL_SECONDS="0.05")
+    publisher = services.start("publisher", created_topic, PUBLISH_INTERVAL_SECONDS="0.05")
     wait_for(
         lambda: len(message_ids(publisher.log(), "published")) >= MESSAGES,
         timeout=60,
@@ -63,4 +59,4 @@ def test_every_replica_gets_every_message_then_cleans_up(
         assert status == 0, replica.details()
         assert seconds < 3, f"shutdown took {seconds:.2f}s\n{replica.details()}"
         assert "deleted subscription" in replica.log()
-    assert subscriptions_of(subscriber_client, topic) == []
+    assert subscriptions_of(subscriber_client, created_topic) == []

@@ -16,12 +16,11 @@ pytestmark = pytest.mark.integration
 
 def test_subscriber_deletes_its_subscription_on_sigterm(
     services: Services,
-    topic: str,
+    created_topic: str,
     publisher_client: pubsub_v1.PublisherClient,
     subscriber_client: pubsub_v1.SubscriberClient,
 ) -> None:
-    publisher_client.create_topic(name=topic_path(topic))
-    replica = services.start("subscriber", topic)
+    replica = services.start("subscriber", created_topic)
     subscription = replica.wait_for_log(r"listening on (\S+)")[1]
     assert (
         subscriber_client.get_subscription(subscription=subscription).labels["app"]
@@ -31,7 +30,7 @@ def test_subscriber_deletes_its_subscription_on_sigterm(
     # Keep messages arriving while it stops: shutdown must not wait for a quiet moment.
     for number in range(50):
         publisher_client.publish(
-            topic_path(topic),
+            topic_path(created_topic),
             b'{"channel_number": 52, "channel_name": "News", "sequence": %d}' % number,
         )
     replica.wait_for_log(r"received message_id=")
@@ -46,9 +45,9 @@ def test_subscriber_deletes_its_subscription_on_sigterm(
     with pytest.raises(exceptions.NotFound):
         subscriber_client.get_subscription(subscription=subscription)
     # The dead-letter subscription is shared and durable: it is the only one left.
-    assert subscriptions_of(subscriber_client, topic) == []
-    assert subscriptions_of(subscriber_client, f"{topic}-dead-letter") == [
-        f"projects/local-project/subscriptions/{topic}-dead-letter"
+    assert subscriptions_of(subscriber_client, created_topic) == []
+    assert subscriptions_of(subscriber_client, f"{created_topic}-dead-letter") == [
+        f"projects/local-project/subscriptions/{created_topic}-dead-letter"
     ]
 
 
