@@ -147,8 +147,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack("down", "--volumes", "--remove-orphans")  # what a crashed earlier run left
     stack("build")
     started = time.monotonic()
-    stack("up", "--detach", "--scale", "subscriber=3")
     try:
+        stack("up", "--detach", "--scale", "subscriber=3")
         wait_for(
             lambda: (
                 len(stack.containers("subscriber")) == 3
