@@ -1,4 +1,4 @@
-"""The publish loop: one random channel message every interval, every future checked."""
+"""The publish loop: one message every interval, every publish future checked."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from concurrent import futures
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
-from common.channels import ChannelMessage, random_message
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
 from common.resources import ensure_topic
 from common.retry import ShutdownRequested
 from publisher.config import PublisherConfig
+from publisher.messages import MODES, MessageFactory, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +27,20 @@ def next_due(due: float, interval: float, now: float) -> float:
     return due if due > now else now + interval
 
 
-class ChannelPublisher:
-    """Publishes channel messages and tracks each publish future until it resolves."""
+class Publisher:
+    """Publishes generated messages and tracks each publish future until it resolves."""
 
     def __init__(
         self,
         client: pubsub_v1.PublisherClient,
         topic_path: str,
         publisher_id: str,
+        make_message: MessageFactory,
     ) -> None:
         self._client = client
         self._topic_path = topic_path
         self._publisher_id = publisher_id
+        self._make_message = make_message
         self._rng = random.Random()
         self._sequence = 0
         self._pending: set[futures.Future[str]] = set()
@@ -49,19 +51,17 @@ class ChannelPublisher:
         # restarted with no state): the loop creates it again.
         self.topic_missing = threading.Event()
 
-    def publish_random(self) -> None:
+    def publish_next(self) -> None:
         self._sequence += 1
-        message = random_message(self._rng, sequence=self._sequence, publisher=self._publisher_id)
-        data, attributes = message.encode()
-        future = self._client.publish(self._topic_path, data, **attributes)
+        message = self._make_message(self._rng, self._sequence, self._publisher_id)
+        future = self._client.publish(self._topic_path, message.data, **message.attributes)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(lambda done: self._on_done(done, message))
 
-    def _on_done(self, future: futures.Future[str], message: ChannelMessage) -> None:
+    def _on_done(self, future: futures.Future[str], message: Outgoing) -> None:
         with self._lock:
             self._pending.discard(future)
-        channel = message.channel
         try:
             message_id = future.result()
         except Exception as exc:  # the future carries the client's final error
@@ -69,20 +69,18 @@ class ChannelPublisher:
             if isinstance(exc, exceptions.NotFound):
                 self.topic_missing.set()
             log.error(
-                "publish failed: sequence=%s channel=%d %s: %s: %s",
+                "publish failed: %s sequence=%s: %s: %s",
+                message.description,
                 message.sequence,
-                channel.number,
-                channel.name,
                 type(exc).__name__,
                 exc,
             )
             return
         self.last_publish_ok = True
         log.info(
-            "published message_id=%s channel=%d %s sequence=%s",
+            "published message_id=%s %s sequence=%s",
             message_id,
-            channel.number,
-            channel.name,
+            message.description,
             message.sequence,
         )
 
@@ -116,9 +114,12 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
         log.info("stopped before the topic was ready")
         return 0
 
-    publisher = ChannelPublisher(client, config.pubsub.topic_path, publisher_id)
+    publisher = Publisher(client, config.pubsub.topic_path, publisher_id, MODES[config.mode])
     log.info(
-        "publishing to %s every %gs", config.pubsub.topic_path, config.publish_interval_seconds
+        "publishing %s to %s every %gs",
+        config.mode,
+        config.pubsub.topic_path,
+        config.publish_interval_seconds,
     )
     due = time.monotonic()
     try:
@@ -129,7 +130,7 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
                 publisher.topic_missing.clear()
             now = time.monotonic()
             if now >= due:
-                publisher.publish_random()
+                publisher.publish_next()
                 due = next_due(due, config.publish_interval_seconds, now)
             if publisher.last_publish_ok:
                 heartbeat.beat()

@@ -1,4 +1,7 @@
-"""A replica's life: create its own subscription, stream from it, delete it on the way out.
+"""A replica's life: create its subscription, receive from it, and clean up on the way out.
+
+Per-replica mode (the default) is described below; shared mode, where the replicas
+are workers of one work queue, is in ``subscriber.workqueue``.
 
 Each replica owns one subscription, so Pub/Sub delivers every message to every replica
 (fan-out). Deleting it on shutdown leaves nothing behind; a replica that dies without
@@ -24,6 +27,7 @@ from common.retry import ShutdownRequested
 from subscriber.config import SubscriberConfig
 from subscriber.handler import ChannelHandler
 from subscriber.naming import APP_LABEL, random_suffix, subscription_id, subscription_labels
+from subscriber.workqueue import Worker
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +38,36 @@ DRAIN_TIMEOUT_SECONDS = 1.5
 DELETE_TIMEOUT_SECONDS = 1.0
 
 
+def dead_letter_policy(config: SubscriberConfig) -> dict[str, Any]:
+    return {
+        "dead_letter_topic": config.pubsub.topic_path_of(config.dead_letter_topic_id),
+        "max_delivery_attempts": config.max_delivery_attempts,
+    }
+
+
 def replica_subscription_request(
     config: SubscriberConfig, subscription_path: str, host: str
 ) -> dict[str, Any]:
-    pubsub = config.pubsub
     return {
         "name": subscription_path,
-        "topic": pubsub.topic_path,
+        "topic": config.pubsub.topic_path,
         "labels": subscription_labels(host),
         "expiration_policy": {"ttl": SUBSCRIPTION_TTL},
-        "dead_letter_policy": {
-            "dead_letter_topic": pubsub.topic_path_of(config.dead_letter_topic_id),
-            "max_delivery_attempts": config.max_delivery_attempts,
-        },
+        "dead_letter_policy": dead_letter_policy(config),
+    }
+
+
+def shared_subscription_request(config: SubscriberConfig, subscription_path: str) -> dict[str, Any]:
+    # It belongs to the pool of workers, not to one of them: no replica deletes it, and
+    # it never expires, so tasks wait in it while no worker runs.
+    assert config.work_queue is not None
+    return {
+        "name": subscription_path,
+        "topic": config.pubsub.topic_path,
+        "labels": {"app": APP_LABEL, "role": "work-queue"},
+        "ack_deadline_seconds": config.work_queue.ack_deadline_seconds,
+        "expiration_policy": {},
+        "dead_letter_policy": dead_letter_policy(config),
     }
 
 
@@ -64,35 +85,38 @@ def dead_letter_subscription_request(
 
 
 def run(config: SubscriberConfig, stop: threading.Event, host: str) -> int:
-    """Receive until ``stop`` is set or the stream fails; return the exit status."""
+    """Receive until ``stop`` is set or the subscription fails; return the exit status."""
     pubsub = config.pubsub
-    path = pubsub.subscription_path(subscription_id(pubsub.topic_id, host, random_suffix()))
-    heartbeat = Heartbeat()
+    if config.work_queue is None:
+        path = pubsub.subscription_path(subscription_id(pubsub.topic_id, host, random_suffix()))
+        request = replica_subscription_request(config, path, host)
+    else:
+        path = pubsub.subscription_path(config.work_queue.subscription_id)
+        request = shared_subscription_request(config, path)
     with pubsub_v1.SubscriberClient() as subscriber:
         try:
             # Admin calls on topics live on the publisher client.
+            topics = pubsub_v1.PublisherClient()
             ensure_topic(
-                pubsub_v1.PublisherClient(),
-                pubsub.topic_path_of(config.dead_letter_topic_id),
-                stop=stop,
-                logger=log,
+                topics, pubsub.topic_path_of(config.dead_letter_topic_id), stop=stop, logger=log
             )
+            if config.work_queue is not None:
+                # A work queue is provisioned by its workers, so that tasks published
+                # before any worker has run wait in it rather than go nowhere.
+                ensure_topic(topics, pubsub.topic_path, stop=stop, logger=log)
             ensure_subscription(
                 subscriber,
                 dead_letter_subscription_request(pubsub, config.dead_letter_topic_id),
                 stop=stop,
                 logger=log,
             )
-            ensure_subscription(
-                subscriber,
-                replica_subscription_request(config, path, host),
-                stop=stop,
-                logger=log,
-                wait_for_topic=True,
-            )
+            ensure_subscription(subscriber, request, stop=stop, logger=log, wait_for_topic=True)
         except ShutdownRequested:
             log.info("stopped before subscribing")
             return 0
+        if config.work_queue is not None:
+            return Worker(subscriber, path, config, stop).run()
+        heartbeat = Heartbeat()
         try:
             return _receive(subscriber, config, path, stop, heartbeat)
         finally:

@@ -6,6 +6,7 @@ checkout would, so the tests can prove the key never reaches an image.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from common.config import EMULATOR_DEFAULT_PROJECT
-from tests.conftest import ROOT, free_port, unavailable, wait_for
+from tests.conftest import ROOT, unavailable, wait_for
+from tests.emulator import free_port
 
-PROJECT_NAME = "pubsub-fanout-e2e"
 BUILD_OVERRIDE = "tests/e2e/compose.build-on-host-network.yml"
 COMMAND_TIMEOUT_SECONDS = 600
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
@@ -67,16 +68,23 @@ class Stack:
     directory: Path
     env: dict[str, str]
     emulator_port: int
+    project: str
+    profiles: tuple[str, ...] = ()
 
     def __call__(
         self, *args: str, files: tuple[str, ...] = ("docker-compose.yml",), check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        file_args = [arg for name in (*files, BUILD_OVERRIDE) for arg in ("-f", name)]
+        # The GCP file's services reuse the images built for docker-compose.yml (same
+        # project, same service names), so only docker-compose.yml needs the override.
+        overrides = (BUILD_OVERRIDE,) if files == ("docker-compose.yml",) else ()
+        file_args = [arg for name in (*files, *overrides) for arg in ("-f", name)]
+        profile_args = [arg for name in self.profiles for arg in ("--profile", name)]
         return run(
             *self.compose,
             "-p",
-            PROJECT_NAME,
+            self.project,
             *file_args,
+            *profile_args,
             *args,
             cwd=self.directory,
             env=self.env,
@@ -99,7 +107,7 @@ class Stack:
     def save_logs(self) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         output = self("logs", "--no-color", "--timestamps", check=False)
-        (ARTIFACTS / "compose.log").write_text(output.stdout + output.stderr)
+        (ARTIFACTS / f"{self.project}.log").write_text(output.stdout + output.stderr)
 
 
 def docker(*args: str) -> str:
@@ -132,38 +140,88 @@ def copy_project(destination: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    compose = compose_command()
+def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("stack") / "pubsub-fanout"
     copy_project(directory)
+    return directory
+
+
+def all_healthy(stack: Stack, service: str, replicas: int) -> bool:
+    containers = stack.containers(service)
+    return len(containers) == replicas and all(
+        inspect(c, "{{.State.Health.Status}}") == "healthy" for c in containers
+    )
+
+
+@contextlib.contextmanager
+def running_stack(
+    directory: Path,
+    project: str,
+    settings: dict[str, str],
+    *up_args: str,
+    ready: tuple[str, int],
+    profiles: tuple[str, ...] = (),
+) -> Iterator[Stack]:
+    """The stack built and started with ``up_args``, until ``ready`` (service, replicas)
+    are all healthy; logs saved and everything removed afterwards."""
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("PUBSUB_", "GCP_", "GOOGLE_", "PUBLISH_", "COMPOSE_"))
+        if not key.startswith(("PUBSUB_", "GCP_", "GOOGLE_", "PUBLISH_", "COMPOSE_", "TASK_"))
     }
     port = free_port()
-    env.update(PUBSUB_EMULATOR_PORT=str(port), PUBLISH_INTERVAL_SECONDS="0.5")
-    stack = Stack(compose, directory, env, port)
+    env.update(PUBSUB_EMULATOR_PORT=str(port), **settings)
+    stack = Stack(compose_command(), directory, env, port, project, profiles)
     stack("down", "--volumes", "--remove-orphans")  # what a crashed earlier run left
     stack("build")
     started = time.monotonic()
     try:
-        stack("up", "--detach", "--scale", "subscriber=3")
+        stack("up", "--detach", *up_args)
         wait_for(
-            lambda: (
-                len(stack.containers("subscriber")) == 3
-                and all(
-                    inspect(c, "{{.State.Health.Status}}") == "healthy"
-                    for c in stack.containers("subscriber")
-                )
-            ),
+            lambda: all_healthy(stack, *ready),
             timeout=120,
             interval=0.5,
-            what="3 healthy subscribers",
+            what=f"{ready[1]} healthy {ready[0]} containers",
             details=lambda: stack("ps").stdout,
         )
-        print(f"stack healthy {time.monotonic() - started:.1f}s after `up`")
+        print(f"{project}: healthy {time.monotonic() - started:.1f}s after `up`")
         yield stack
     finally:
         stack.save_logs()
         stack("down", "--volumes", "--remove-orphans")
+
+
+@pytest.fixture(scope="module")
+def stack(project_copy: Path) -> Iterator[Stack]:
+    """The fan-out stack, as `docker compose up --scale subscriber=3` starts it."""
+    with running_stack(
+        project_copy,
+        "pubsub-fanout-e2e",
+        {"PUBLISH_INTERVAL_SECONDS": "0.5"},
+        "--scale",
+        "subscriber=3",
+        ready=("subscriber", 3),
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def workqueue_stack(project_copy: Path) -> Iterator[Stack]:
+    """The work-queue demo: its task publisher and 3 workers of one process each, with
+    short leases and deadlines so that a test sees them extended and passed."""
+    settings = {
+        "TASK_INTERVAL_SECONDS": "1.5",
+        "WORKER_PROCESSES": "1",
+        "ACK_DEADLINE_SECONDS": "10",
+        "TASK_DEADLINE_SECONDS": "25",
+    }
+    with running_stack(
+        project_copy,
+        "pubsub-workqueue-e2e",
+        settings,
+        "task-publisher",
+        "worker",
+        ready=("worker", 3),
+        profiles=("workqueue",),
+    ) as running:
+        yield running

@@ -9,12 +9,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,82 +22,35 @@ from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
 from common.config import EMULATOR_DEFAULT_PROJECT
-from tests.conftest import ROOT, free_port, unavailable, wait_for
+from tests.conftest import ROOT, unavailable, wait_for
+from tests.emulator import Emulator, EmulatorUnavailable
+from tests.emulator import emulator_host as running_emulator
 
 pytestmark = pytest.mark.integration
 PROJECT = EMULATOR_DEFAULT_PROJECT
 STOP_TIMEOUT_SECONDS = 15
 
 
-def emulator_is_up(host: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://{host}/", timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
-class Emulator:
-    """One emulator process started by the tests, on a loopback port."""
-
-    def __init__(self, port: int, log_path: Path) -> None:
-        gcloud = shutil.which("gcloud")
-        if gcloud is None:
-            unavailable("the Pub/Sub emulator needs the Google Cloud CLI (gcloud) on PATH")
-        self.host = f"127.0.0.1:{port}"
-        self._log = log_path.open("wb")
-        # A session of its own: gcloud starts the emulator's JVM as a child, and
-        # stopping the whole process group takes both down.
-        self._process = subprocess.Popen(
-            [
-                gcloud,
-                "beta",
-                "emulators",
-                "pubsub",
-                "start",
-                f"--host-port={self.host}",
-                f"--project={PROJECT}",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.log_path = log_path
-
-    def wait_until_up(self, timeout: float = 90) -> None:
-        wait_for(
-            lambda: emulator_is_up(self.host) or self._process.poll() is not None,
-            timeout=timeout,
-            what=f"the emulator on {self.host}",
-        )
-        if self._process.poll() is not None:
-            raise AssertionError(f"the emulator exited:\n{self.log_path.read_text()}")
-
-    def stop(self) -> None:
-        if self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        self._log.close()
-
-
 @pytest.fixture(scope="session")
-def emulator_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    given = os.environ.get("PUBSUB_EMULATOR_HOST")
-    if given:
-        if not emulator_is_up(given):
-            unavailable(f"PUBSUB_EMULATOR_HOST={given} is set but no emulator answers there")
-        yield given
-        return
-    emulator = Emulator(free_port(), tmp_path_factory.mktemp("emulator") / "emulator.log")
+def emulator_host() -> Iterator[str]:
+    try:
+        with running_emulator() as host:
+            yield host
+    except EmulatorUnavailable as exc:
+        unavailable(str(exc))
+
+
+def start_emulator(port: int, log_path: Path) -> Emulator:
+    try:
+        emulator = Emulator(port, log_path)
+    except EmulatorUnavailable as exc:
+        unavailable(str(exc))
     try:
         emulator.wait_until_up()
-        yield emulator.host
-    finally:
+    except EmulatorUnavailable:
         emulator.stop()
+        raise
+    return emulator
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from google.cloud import pubsub_v1
 
-from tests.conftest import free_port, wait_for
-from tests.integration.conftest import Emulator, Services, topic_path
+from tests.conftest import wait_for
+from tests.emulator import free_port
+from tests.integration.conftest import Services, start_emulator, topic_path
 
 pytestmark = pytest.mark.integration
 
@@ -33,9 +34,8 @@ def test_publisher_started_before_the_emulator(
     publisher.wait_for_log(r"waiting for Pub/Sub to create topic .*ServiceUnavailable")
     assert publisher.process.poll() is None, "it must wait, not crash"
 
-    emulator = Emulator(port, tmp_path_factory.mktemp("late-emulator") / "emulator.log")
+    emulator = start_emulator(port, tmp_path_factory.mktemp("late-emulator") / "emulator.log")
     try:
-        emulator.wait_until_up()
         publisher.wait_for_log(r"created topic", timeout=30)
         publisher.wait_for_log(r"published message_id=\S+", timeout=30)
         status, _ = publisher.terminate()

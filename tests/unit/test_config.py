@@ -113,3 +113,49 @@ def test_a_key_file_must_be_readable(tmp_path: Path) -> None:
     # With the emulator, no key is used, so none is checked.
     config = PubSubConfig.from_env({**EMULATOR, "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent"})
     assert config.key_file is None
+
+
+def test_shared_mode_settings() -> None:
+    per_replica = SubscriberConfig.from_env(EMULATOR)
+    assert per_replica.work_queue is None
+    config = SubscriberConfig.from_env(
+        {
+            **EMULATOR,
+            "PUBSUB_TOPIC": "tasks",
+            "SUBSCRIPTION_MODE": "Shared",
+            "WORKER_PROCESSES": "3",
+        }
+    )
+    assert config.work_queue is not None
+    assert config.work_queue.subscription_id == "tasks-workers"
+    assert config.work_queue.worker_processes == 3
+    assert config.work_queue.task_deadline_seconds == 60
+    assert config.work_queue.ack_deadline_seconds == 30
+    assert config.work_queue.drain_seconds == 10
+    default = SubscriberConfig.from_env({**EMULATOR, "SUBSCRIPTION_MODE": "shared"}).work_queue
+    assert default is not None
+    assert default.worker_processes >= 1
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("SUBSCRIPTION_MODE", "broadcast"),
+        ("SUBSCRIPTION_ID", "1-queue"),
+        ("WORKER_PROCESSES", "0"),
+        ("TASK_DEADLINE_SECONDS", "0.5"),
+        ("ACK_DEADLINE_SECONDS", "9"),
+        ("ACK_DEADLINE_SECONDS", "601"),
+        ("DRAIN_SECONDS", "-1"),
+    ],
+)
+def test_shared_mode_rejects(name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{name} "):
+        SubscriberConfig.from_env({**EMULATOR, "SUBSCRIPTION_MODE": "shared", name: raw})
+
+
+def test_publisher_mode() -> None:
+    assert PublisherConfig.from_env(EMULATOR).mode == "channels"
+    assert PublisherConfig.from_env({**EMULATOR, "PUBLISHER_MODE": "TASKS"}).mode == "tasks"
+    with pytest.raises(ConfigError, match=r"^PUBLISHER_MODE must be one of channels, tasks"):
+        PublisherConfig.from_env({**EMULATOR, "PUBLISHER_MODE": "news"})

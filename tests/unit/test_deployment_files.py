@@ -54,11 +54,21 @@ def test_emulator_is_official_pinned_and_health_checked(compose: dict[str, Any])
 
 
 def test_apps_wait_for_a_healthy_emulator(compose: dict[str, Any]) -> None:
-    for name in APP_SERVICES:
+    apps = set(compose["services"]) - {"emulator"}
+    assert apps == {*APP_SERVICES, "task-publisher", "worker"}
+    for name in apps:
+        assert compose["services"][name]["environment"]["PUBSUB_EMULATOR_HOST"] == "emulator:8085"
+    for name in apps - {"task-publisher"}:
         service = compose["services"][name]
         assert service["depends_on"] == {"emulator": {"condition": "service_healthy"}}
-        assert service["environment"]["PUBSUB_EMULATOR_HOST"] == "emulator:8085"
     assert compose["services"]["subscriber"]["deploy"]["replicas"] >= 2
+    assert compose["services"]["worker"]["deploy"]["replicas"] == 3
+    assert compose["services"]["worker"]["environment"]["SUBSCRIPTION_MODE"] == "shared"
+    # Tasks are published once the workers have created the queue.
+    task_publisher = compose["services"]["task-publisher"]
+    assert task_publisher["depends_on"] == {"worker": {"condition": "service_healthy"}}
+    for demo in ("task-publisher", "worker"):
+        assert compose["services"][demo]["profiles"] == ["workqueue"], "not started by default"
 
 
 def test_gcp_file_runs_the_same_services_without_the_emulator(

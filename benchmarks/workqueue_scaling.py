@@ -1,0 +1,111 @@
+"""Tasks per second of one shared-mode worker with 1, 2 and 4 worker processes.
+
+Runs the real worker (`python -m subscriber`, SUBSCRIPTION_MODE=shared) against the Pub/Sub
+emulator (PUBSUB_EMULATOR_HOST, or one started here) on a CPU-bound task, and prints a
+table. The pool should scale with the cores and stop scaling at their number.
+
+    .venv/bin/python -m benchmarks.workqueue_scaling [--tasks 48] [--size 300000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from google.cloud import pubsub_v1
+
+from common.config import EMULATOR_DEFAULT_PROJECT
+from common.tasks import Task, count_primes
+from tests.emulator import emulator_host
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPLETED = re.compile(r"completed task=\S+ ")
+
+
+def wait_for_log(path: Path, pattern: str, count: int = 1, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while len(re.findall(pattern, path.read_text())) < count:
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out waiting for {count} x {pattern!r} in {path}:\n{path.read_text()}")
+        time.sleep(0.05)
+
+
+def run(host: str, processes: int, tasks: int, size: int, workdir: Path) -> float:
+    """Seconds from the first publish to the last completion."""
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    os.environ["PUBSUB_EMULATOR_HOST"] = host
+    publisher = pubsub_v1.PublisherClient()
+    topic_path = publisher.topic_path(EMULATOR_DEFAULT_PROJECT, topic)
+    publisher.create_topic(name=topic_path)
+    log = workdir / f"worker-{processes}.log"
+    env = {
+        **os.environ,
+        "PUBSUB_TOPIC": topic,
+        "SUBSCRIPTION_MODE": "shared",
+        "WORKER_PROCESSES": str(processes),
+        "HEARTBEAT_FILE": str(workdir / "heartbeat"),
+    }
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "subscriber"], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    try:
+        wait_for_log(log, r"working on ")
+        time.sleep(1)  # the worker processes are spawned
+        started = time.monotonic()
+        futures = []
+        for n in range(tasks):
+            data, attributes = Task(f"bench-{n}", "primes", size).encode()
+            futures.append(publisher.publish(topic_path, data, **attributes))
+        for future in futures:
+            future.result(timeout=60)
+        wait_for_log(log, COMPLETED.pattern, tasks)
+        return time.monotonic() - started
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        publisher.delete_topic(topic=topic_path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=48)
+    parser.add_argument("--size", type=int, default=300_000, help="primes below this, per task")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    count_primes(args.size)
+    one_task = time.perf_counter() - started
+    cpus = len(os.sched_getaffinity(0))
+    print(
+        f"CPU-bound task: primes below {args.size}, {one_task:.3f}s in this process; "
+        f"{cpus} CPUs available"
+    )
+    print(
+        f"{'processes':>9}  {'tasks':>5}  {'seconds':>7}  {'tasks/s':>7}  {'speed-up':>8}  "
+        f"{'ideal':>7}"
+    )
+    with emulator_host() as host, tempfile.TemporaryDirectory() as tmp:
+        baseline = None
+        for processes in args.processes:
+            seconds = run(host, processes, args.tasks, args.size, Path(tmp))
+            rate = args.tasks / seconds
+            baseline = baseline or rate
+            ideal = min(processes, cpus) / one_task
+            print(
+                f"{processes:>9}  {args.tasks:>5}  {seconds:>7.2f}  {rate:>7.2f}  "
+                f"{rate / baseline:>7.2f}x  {ideal:>7.2f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

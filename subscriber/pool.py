@@ -1,0 +1,130 @@
+"""A fixed set of worker processes that run one task each, any of which can be killed.
+
+``concurrent.futures.ProcessPoolExecutor`` cannot stop one task that runs past its
+deadline, so each slot here is a process of its own, talking over a pipe: a task that
+overruns is terminated with its process, and a fresh process takes the slot.
+
+Processes are started with "spawn": the parent runs gRPC threads, which a forked child
+must not inherit. Children ignore SIGINT and SIGTERM; the parent decides when they stop.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+
+from common.tasks import Task, execute
+
+_CONTEXT = multiprocessing.get_context("spawn")
+STOP_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    # The task's one-line result, or the error it raised.
+    text: str
+
+
+def _serve(conn: Connection) -> None:
+    """A worker process: run tasks from the pipe until the parent closes it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        try:
+            outcome = Outcome(True, execute(task))
+        except Exception as exc:
+            outcome = Outcome(False, f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(outcome)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the parent is gone (SIGKILL); so is the message's lease
+
+
+@dataclass
+class _Slot:
+    process: BaseProcess
+    conn: Connection
+    busy: bool = False
+
+
+class ProcessSlots:
+    def __init__(self, size: int) -> None:
+        self._slots = [self._spawn() for _ in range(size)]
+
+    @staticmethod
+    def _spawn() -> _Slot:
+        parent, child = _CONTEXT.Pipe()
+        process = _CONTEXT.Process(target=_serve, args=(child,), daemon=True)
+        process.start()
+        child.close()
+        return _Slot(process, parent)
+
+    @property
+    def size(self) -> int:
+        return len(self._slots)
+
+    def free(self) -> int:
+        return sum(1 for slot in self._slots if not slot.busy)
+
+    def start(self, task: Task) -> int:
+        """Hand the task to a free slot; return the slot's number."""
+        number = next(i for i, slot in enumerate(self._slots) if not slot.busy)
+        try:
+            self._slots[number].conn.send(task)
+        except (BrokenPipeError, ConnectionResetError):  # it died while idle
+            self._replace(number)
+            self._slots[number].conn.send(task)
+        self._slots[number].busy = True
+        return number
+
+    def wait(self, timeout: float, wake: Connection | None = None) -> list[tuple[int, Outcome]]:
+        """Outcomes of the tasks that finished, waiting up to ``timeout`` for the first
+        (or for ``wake`` to become readable)."""
+        busy = {slot.conn: number for number, slot in enumerate(self._slots) if slot.busy}
+        watched: list[Connection] = [*busy, *([wake] if wake else [])]
+        finished: list[tuple[int, Outcome]] = []
+        for conn in wait(watched, timeout=timeout):
+            assert isinstance(conn, Connection)
+            if conn not in busy:
+                continue
+            number = busy[conn]
+            try:
+                outcome = conn.recv()
+            except (EOFError, ConnectionResetError):  # it died under the task (killed, OOM)
+                outcome = Outcome(False, "the worker process died")
+                self._replace(number)
+            self._slots[number].busy = False
+            finished.append((number, outcome))
+        return finished
+
+    def kill(self, number: int) -> None:
+        """Terminate the task in this slot, and the process with it; a new one takes over."""
+        self._replace(number)
+
+    def _replace(self, number: int) -> None:
+        old = self._slots[number]
+        old.process.kill()
+        old.process.join(STOP_TIMEOUT_SECONDS)
+        old.conn.close()
+        self._slots[number] = self._spawn()
+
+    def close(self) -> None:
+        """Stop every process: idle ones read EOF and return, busy ones are killed (their
+        tasks were given back before this is called)."""
+        for slot in self._slots:
+            if slot.busy:
+                slot.process.kill()
+            slot.conn.close()
+        for slot in self._slots:
+            slot.process.join(STOP_TIMEOUT_SECONDS)
+            if slot.process.is_alive():
+                slot.process.kill()
+                slot.process.join(STOP_TIMEOUT_SECONDS)
