@@ -195,7 +195,6 @@ class Worker:
             while not self._stop.is_set() and self._puller.error is None:
                 self._step()
                 heartbeat.beat()
-            heartbeat.clear()
             if self._puller.error is not None:
                 log.error("pulling from %s failed: %s", self._path, self._puller.error)
                 return 1
