@@ -7,7 +7,7 @@ message that says what to fix instead of failing later inside the client library
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -85,11 +85,13 @@ def read_resource_id(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def read_log_level(env: Mapping[str, str]) -> str:
-    value = read_str(env, "LOG_LEVEL", "INFO").upper()
-    if value not in _LOG_LEVELS:
-        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {value!r}")
-    return value
+def read_choice(env: Mapping[str, str], name: str, default: str, choices: Iterable[str]) -> str:
+    """One of ``choices``, matched regardless of case and returned as spelled there."""
+    by_lower = {choice.lower(): choice for choice in choices}
+    value = read_str(env, name, default)
+    if value.lower() not in by_lower:
+        raise ConfigError(f"{name} must be one of {', '.join(by_lower.values())}, got {value!r}")
+    return by_lower[value.lower()]
 
 
 def read_key_file(env: Mapping[str, str]) -> str | None:
@@ -169,5 +171,5 @@ class PubSubConfig:
             topic_id=read_resource_id(env, "PUBSUB_TOPIC", DEFAULT_TOPIC),
             emulator_host=emulator_host,
             key_file=key_file,
-            log_level=read_log_level(env),
+            log_level=read_choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from common.config import ConfigError, PubSubConfig, read_float, read_str
+from common.config import PubSubConfig, read_choice, read_float
 from publisher.messages import MODES
 
 DEFAULT_PUBLISH_INTERVAL_SECONDS = 5.0
@@ -22,12 +22,9 @@ class PublisherConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PublisherConfig:
-        mode = read_str(env, "PUBLISHER_MODE", "channels").lower()
-        if mode not in MODES:
-            raise ConfigError(f"PUBLISHER_MODE must be one of {', '.join(MODES)}, got {mode!r}")
         return cls(
             pubsub=PubSubConfig.from_env(env),
-            mode=mode,
+            mode=read_choice(env, "PUBLISHER_MODE", "channels", MODES),
             publish_interval_seconds=read_float(
                 env,
                 "PUBLISH_INTERVAL_SECONDS",

@@ -6,14 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from common.config import (
-    ConfigError,
-    PubSubConfig,
-    read_float,
-    read_int,
-    read_resource_id,
-    read_str,
-)
+from common.config import PubSubConfig, read_choice, read_float, read_int, read_resource_id
 
 PER_REPLICA = "per-replica"
 SHARED = "shared"
@@ -49,9 +42,7 @@ class SubscriberConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SubscriberConfig:
         pubsub = PubSubConfig.from_env(env)
-        mode = read_str(env, "SUBSCRIPTION_MODE", PER_REPLICA).lower()
-        if mode not in (PER_REPLICA, SHARED):
-            raise ConfigError(f"SUBSCRIPTION_MODE must be {PER_REPLICA} or {SHARED}, got {mode!r}")
+        mode = read_choice(env, "SUBSCRIPTION_MODE", PER_REPLICA, (PER_REPLICA, SHARED))
         return cls(
             pubsub=pubsub,
             dead_letter_topic_id=read_resource_id(

@@ -36,7 +36,7 @@ from google.pubsub_v1.types import ReceivedMessage
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
 from common.retry import UNAVAILABLE, backoff_delays
 from common.tasks import InvalidTask, Task, decode
-from subscriber.config import SubscriberConfig, WorkQueueConfig
+from subscriber.config import SubscriberConfig
 from subscriber.handler import rejection_fate
 from subscriber.pool import Outcome, ProcessSlots
 
@@ -67,14 +67,14 @@ class Puller(threading.Thread):
         self,
         subscriber: pubsub_v1.SubscriberClient,
         path: str,
-        settings: WorkQueueConfig,
+        lease_seconds: int,
         permits: threading.Semaphore,
         stop: threading.Event,
     ) -> None:
         super().__init__(name="puller", daemon=True)
         self._subscriber = subscriber
         self._path = path
-        self._settings = settings
+        self._lease_seconds = lease_seconds
         self._permits = permits
         self._stopping = stop
         self.inbox: queue.SimpleQueue[ReceivedMessage] = queue.SimpleQueue()
@@ -113,7 +113,7 @@ class Puller(threading.Thread):
                 return
             # The subscription may have a shorter ack deadline than this worker renews
             # on; take the full lease at once.
-            set_lease(self._subscriber, self._path, ack_ids, self._settings.ack_deadline_seconds)
+            set_lease(self._subscriber, self._path, ack_ids, self._lease_seconds)
             for message in received:
                 self.inbox.put(message)
             self._wake_writer.send_bytes(b"")
@@ -173,7 +173,9 @@ class Worker:
         self._stop = stop
         self._slots = ProcessSlots(self._settings.worker_processes)
         self._permits = threading.Semaphore(self._slots.size)
-        self._puller = Puller(subscriber, path, self._settings, self._permits, stop)
+        self._puller = Puller(
+            subscriber, path, self._settings.ack_deadline_seconds, self._permits, stop
+        )
         self._leases: dict[int, Lease] = {}  # by slot number
         # Renew a third of the way into a lease: two chances more before it lapses.
         self._renew_every = self._settings.ack_deadline_seconds / 3
