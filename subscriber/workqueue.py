@@ -114,6 +114,9 @@ class Puller(threading.Thread):
             # The subscription may have a shorter ack deadline than this worker renews
             # on; take the full lease at once.
             set_lease(self._subscriber, self._path, ack_ids, self._lease_seconds)
+            log.debug(
+                "pulled message_id=%s", ",".join(message.message.message_id for message in received)
+            )
             for message in received:
                 self.inbox.put(message)
             self._wake_writer.send_bytes(b"")
@@ -247,6 +250,13 @@ class Worker:
                 self._permits.release()
                 continue
             number = self._slots.start(task)
+            log.debug(
+                "started %s message_id=%s in process %d, delivery attempt %s",
+                task.describe(),
+                message.message_id,
+                number,
+                attempt,
+            )
             now = time.monotonic()
             self._leases[number] = Lease(
                 received.ack_id,
@@ -270,14 +280,8 @@ class Worker:
         self._permits.release()
         seconds = time.monotonic() - lease.started
         if outcome.ok:
-            try:
-                self._subscriber.acknowledge(
-                    subscription=self._path, ack_ids=[lease.ack_id], timeout=RPC_TIMEOUT_SECONDS
-                )
-            except exceptions.GoogleAPICallError as exc:
-                log.warning(
-                    "ack of message_id=%s failed (%s); it will come back", lease.message_id, exc
-                )
+            # The record of the work comes before the ack: a worker killed in between
+            # leaves a duplicate to see, never a task done without a trace.
             self.completed += 1
             log.info(
                 "completed %s message_id=%s in %.2fs: %s",
@@ -286,6 +290,14 @@ class Worker:
                 seconds,
                 outcome.text,
             )
+            try:
+                self._subscriber.acknowledge(
+                    subscription=self._path, ack_ids=[lease.ack_id], timeout=RPC_TIMEOUT_SECONDS
+                )
+            except exceptions.GoogleAPICallError as exc:
+                log.warning(
+                    "ack of message_id=%s failed (%s); it will come back", lease.message_id, exc
+                )
             return
         self.failed += 1
         nack(self._subscriber, self._path, [lease.ack_id])

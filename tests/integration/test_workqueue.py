@@ -44,15 +44,37 @@ def completed(*workers: Service) -> Counter[str]:
     return Counter(task for worker in workers for task in COMPLETED.findall(worker.log()))
 
 
+def trace(missing: set[str], message_ids: dict[str, str], workers: list[Service]) -> str:
+    """The missing tasks and every line of the workers' logs that mentions them."""
+    lines = [f"missing: {sorted(missing)[:20]}"]
+    for task in sorted(missing)[:5]:
+        pattern = re.compile(rf"task={task}\b|message_id=(?:\S+,)?{message_ids[task]}\b")
+        for number, worker in enumerate(workers, 1):
+            lines += [
+                f"worker {number}: {line}"
+                for line in worker.log().splitlines()
+                if pattern.search(line)
+            ]
+    return "\n".join(lines)
+
+
 def test_500_tasks_survive_a_worker_killed_mid_run(
     services: Services,
     created_topic: str,
     publisher_client: pubsub_v1.PublisherClient,
     subscriber_client: pubsub_v1.SubscriberClient,
 ) -> None:
-    workers = [start_worker(services, created_topic) for _ in range(3)]
+    # DEBUG: each worker logs every message it pulls and starts, so a failure shows
+    # where a missing task went.
+    workers = [start_worker(services, created_topic, LOG_LEVEL="DEBUG") for _ in range(3)]
     tasks = [Task(f"task-{n:03d}", "primes", 60_000) for n in range(500)]
-    publish(publisher_client, created_topic, *tasks)
+    message_ids = dict(
+        zip(
+            (task.task_id for task in tasks),
+            publish(publisher_client, created_topic, *tasks),
+            strict=True,
+        )
+    )
 
     victim = workers[0]
     wait_for(
@@ -69,7 +91,7 @@ def test_500_tasks_survive_a_worker_killed_mid_run(
         lambda: set(completed(*workers)) >= expected,
         timeout=120,
         what="every task completed at least once",
-        details=lambda: f"missing: {sorted(expected - set(completed(*workers)))[:20]}",
+        details=lambda: trace(expected - set(completed(*workers)), message_ids, workers),
     )
     counts = completed(*workers)
     duplicates = {task: n for task, n in counts.items() if n > 1}
