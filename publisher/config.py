@@ -29,7 +29,7 @@ class PublisherConfig:
                 env,
                 "PUBLISH_INTERVAL_SECONDS",
                 DEFAULT_PUBLISH_INTERVAL_SECONDS,
-                minimum=0.001,
+                minimum=0.0001,
                 maximum=86400,
             ),
             flush_timeout_seconds=read_float(

@@ -49,12 +49,13 @@ class ChannelHandler:
             return
         channel = channel_message.channel
         log.info(
-            "received message_id=%s channel=%d %s sequence=%s publisher=%s",
+            "received message_id=%s channel=%d %s sequence=%s publisher=%s sent_at=%s",
             message.message_id,
             channel.number,
             channel.name,
             channel_message.sequence,
             channel_message.publisher,
+            channel_message.sent_at,
         )
         message.ack()
         self._count(rejected=False)
