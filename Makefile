@@ -7,7 +7,7 @@ LOCK := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL PIP_CONFIG
 	$(BIN)/pip-compile --quiet --strip-extras --generate-hashes --allow-unsafe \
 	--no-emit-index-url --no-emit-find-links
 
-.PHONY: test lint lock clean
+.PHONY: test lint bench lock clean
 
 # Lint, type-check, then every test layer: unit, integration (emulator), end-to-end (Docker).
 test: $(VENV)/.installed
@@ -20,6 +20,11 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Fan-out figures against a private emulator, then start-up and shutdown in Docker; prints a
+# table and writes benchmarks/results/. Not a test: about 10 minutes on 2 CPUs.
+bench: $(VENV)/.installed
+	$(BIN)/python -m benchmarks.fanout $(BENCH_ARGS)
 
 $(VENV)/.installed: requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
