@@ -20,7 +20,9 @@ def received(
 
 
 def test_good_message_is_logged_with_its_id_then_acked(caplog: pytest.LogCaptureFixture) -> None:
-    data, _ = ChannelMessage(Channel(22, "Cartoon"), 9, "2026-11-22T13:45:00.123Z", "pub-1").encode()
+    data, _ = ChannelMessage(
+        Channel(22, "Cartoon"), 9, "2026-11-22T13:45:00.123Z", "pub-1"
+    ).encode()
     message, requests_out = received(data, message_id="1234")
     handler = ChannelHandler(max_delivery_attempts=5)
     with caplog.at_level(logging.INFO):
