@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.conftest import message_ids, wait_for
-from tests.e2e.conftest import Stack, inspect, logs
+from tests.e2e.conftest import Stack, docker, inspect, logs
 
 pytestmark = pytest.mark.e2e
 OUTAGE_SECONDS = 15
@@ -87,3 +87,14 @@ def test_readings_are_stored_once_each_through_a_database_outage(sink_stack: Sta
     )
     by_metric = psql(sink_stack, "SELECT metric || '=' || count(*) FROM readings GROUP BY metric")
     assert {entry.split("=")[0] for entry in by_metric} <= {"temperature", "humidity", "co2"}
+
+
+def test_a_stopped_sink_exits_zero_and_the_subscription_stays(sink_stack: Stack) -> None:
+    sink = sink_stack.containers("sink")[0]
+    started = time.monotonic()
+    docker("stop", "--time", "20", sink)
+    seconds = time.monotonic() - started
+    assert inspect(sink, "{{.State.ExitCode}}") == "0", logs(sink)
+    assert seconds < 12, f"docker stop took {seconds:.1f}s"
+    assert "sink stopped:" in logs(sink)
+    assert "readings-sink" in sink_stack.subscriptions()
