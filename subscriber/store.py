@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
+import socket
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +55,38 @@ def describe_error(exc: BaseException) -> str:
     text = str(exc).strip()
     primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
     return f"{type(exc).__name__}: {primary or (text.splitlines()[0] if text else '')}"
+
+
+def check_resolvable(host: str, timeout: float) -> None:
+    """Raise ``OperationalError`` unless ``host`` resolves within ``timeout`` seconds.
+
+    psycopg looks the host up itself, with no time limit, in the calling thread. In
+    Docker, the name of a stopped container takes ~10 s to fail (measured: "Temporary
+    failure in name resolution"), during which the sink's loop would neither beat its
+    heartbeat nor renew its leases. So the name is looked up here first, in a thread of
+    its own that is left to finish on its own if it hangs.
+    """
+    if host.startswith("/"):  # a Unix socket folder: nothing to resolve
+        return
+    outcome: queue.SimpleQueue[OSError | None] = queue.SimpleQueue()
+
+    def lookup() -> None:
+        try:
+            socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            outcome.put(exc)
+            return
+        outcome.put(None)
+
+    threading.Thread(target=lookup, name="resolve", daemon=True).start()
+    try:
+        error = outcome.get(timeout=timeout)
+    except queue.Empty:
+        raise psycopg.OperationalError(
+            f"could not resolve host {host!r} within {timeout:g}s"
+        ) from None
+    if error is not None:
+        raise psycopg.OperationalError(f"could not resolve host {host!r}: {error}")
 
 
 @dataclass
@@ -132,6 +167,7 @@ class Store:
         }
         if config.password is not None:
             settings["password"] = config.password
+        check_resolvable(config.host, config.connect_timeout_seconds)
         connection = psycopg.connect(autocommit=True, **settings)
         try:
             self._migrate(connection)

@@ -13,12 +13,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from google.cloud import pubsub_v1
 
 from common.readings import Reading, random_reading
 from subscriber.config import DatabaseConfig
-from subscriber.store import Store
+from subscriber.store import Store, check_resolvable
 from tests.conftest import ROOT, message_ids, unavailable, wait_for
 from tests.integration.conftest import PROJECT, Service, Services, subscriptions_of, topic_path
 from tests.postgres import DATABASE, PASSWORD, USER, PostgresServer, PostgresUnavailable
@@ -268,3 +269,14 @@ def test_sinks_starting_together_migrate_once(postgres: PostgresServer) -> None:
     ]
     indexes = {row[0] for row in query(postgres, "SELECT indexname FROM pg_indexes")}
     assert {"readings_pkey", "readings_device_metric_time", "rejects_pkey"} <= indexes
+
+
+def test_a_host_name_that_does_not_resolve_fails_within_the_connect_timeout() -> None:
+    check_resolvable("localhost", 5)
+    check_resolvable("/var/run/postgresql", 5)
+    started = time.monotonic()
+    # .invalid never resolves (RFC 2606); whether the resolver says so at once or hangs,
+    # the answer is an OperationalError, the sink's "database unavailable".
+    with pytest.raises(psycopg.OperationalError, match=r"could not resolve host 'db\.invalid'"):
+        check_resolvable("db.invalid", 2)
+    assert time.monotonic() - started < 3
