@@ -14,7 +14,8 @@ DEFAULT_PUBLISH_INTERVAL_SECONDS = 5.0
 @dataclass(frozen=True)
 class PublisherConfig:
     pubsub: PubSubConfig
-    # What to publish: "channels" (the fan-out demo) or "tasks" (the work-queue demo).
+    # What to publish: "channels" (the fan-out demo), "tasks" (the work-queue demo) or
+    # "readings" (the durable sink demo).
     mode: str
     publish_interval_seconds: float
     # How long shutdown waits for publishes still in flight before giving up on them.

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from common.channels import random_message
+from common.readings import random_reading
 from common.tasks import demo_task
 
 
@@ -32,5 +33,17 @@ def task_message(rng: random.Random, sequence: int, publisher_id: str) -> Outgoi
     return Outgoing(data, {**attributes, "publisher": publisher_id}, task.describe(), sequence)
 
 
+def reading_message(rng: random.Random, sequence: int, publisher_id: str) -> Outgoing:
+    reading = random_reading(rng)
+    data, attributes = reading.encode()
+    return Outgoing(
+        data, {**attributes, "publisher": publisher_id}, f"reading={reading.describe()}", sequence
+    )
+
+
 MessageFactory = Callable[[random.Random, int, str], Outgoing]
-MODES: dict[str, MessageFactory] = {"channels": channel_message, "tasks": task_message}
+MODES: dict[str, MessageFactory] = {
+    "channels": channel_message,
+    "tasks": task_message,
+    "readings": reading_message,
+}

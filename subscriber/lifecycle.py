@@ -1,7 +1,8 @@
 """A replica's life: create its subscription, receive from it, and clean up on the way out.
 
 Per-replica mode (the default) is described below; shared mode, where the replicas
-are workers of one work queue, is in ``subscriber.workqueue``.
+are workers of one work queue, is in ``subscriber.workqueue``; sink mode, where they
+store every message in PostgreSQL, in ``subscriber.sink``.
 
 Each replica owns one subscription, so Pub/Sub delivers every message to every replica
 (fan-out). Deleting it on shutdown leaves nothing behind; a replica that dies without
@@ -27,6 +28,7 @@ from common.retry import ShutdownRequested
 from subscriber.config import SubscriberConfig
 from subscriber.handler import ChannelHandler
 from subscriber.naming import APP_LABEL, random_suffix, subscription_id, subscription_labels
+from subscriber.sink import Sink
 from subscriber.workqueue import Worker
 
 log = logging.getLogger(__name__)
@@ -57,18 +59,53 @@ def replica_subscription_request(
     }
 
 
-def shared_subscription_request(config: SubscriberConfig, subscription_path: str) -> dict[str, Any]:
-    # It belongs to the pool of workers, not to one of them: no replica deletes it, and
-    # it never expires, so tasks wait in it while no worker runs.
-    assert config.work_queue is not None
-    return {
+def durable_subscription_request(
+    config: SubscriberConfig,
+    subscription_path: str,
+    *,
+    role: str,
+    ack_deadline_seconds: int,
+    dead_letter: bool,
+) -> dict[str, Any]:
+    # It belongs to the pool of replicas, not to one of them: no replica deletes it, and
+    # it never expires, so messages wait in it while no replica runs.
+    request: dict[str, Any] = {
         "name": subscription_path,
         "topic": config.pubsub.topic_path,
-        "labels": {"app": APP_LABEL, "role": "work-queue"},
-        "ack_deadline_seconds": config.work_queue.ack_deadline_seconds,
+        "labels": {"app": APP_LABEL, "role": role},
+        "ack_deadline_seconds": ack_deadline_seconds,
         "expiration_policy": {},
-        "dead_letter_policy": dead_letter_policy(config),
     }
+    if dead_letter:
+        request["dead_letter_policy"] = dead_letter_policy(config)
+    return request
+
+
+def shared_subscription_request(config: SubscriberConfig, subscription_path: str) -> dict[str, Any]:
+    assert config.work_queue is not None
+    return durable_subscription_request(
+        config,
+        subscription_path,
+        role="work-queue",
+        ack_deadline_seconds=config.work_queue.ack_deadline_seconds,
+        dead_letter=True,
+    )
+
+
+def sink_subscription_request(config: SubscriberConfig, subscription_path: str) -> dict[str, Any]:
+    # No dead-letter policy: the sink never nacks, and stores what it cannot parse in
+    # its rejects table and acks it, so delivery attempts grow only when leases lapse (a
+    # sink killed, or stalled past its lease). A dead-letter policy would then move good
+    # readings out of the database's way for good after a long outage with restarting
+    # sinks; without one they wait in the subscription (up to its 7-day retention).
+    assert config.sink is not None
+    return durable_subscription_request(
+        config,
+        subscription_path,
+        role="sink",
+        ack_deadline_seconds=config.sink.ack_deadline_seconds,
+        dead_letter=False,
+    )
 
 
 def dead_letter_subscription_request(
@@ -87,35 +124,41 @@ def dead_letter_subscription_request(
 def run(config: SubscriberConfig, stop: threading.Event, host: str) -> int:
     """Receive until ``stop`` is set or the subscription fails; return the exit status."""
     pubsub = config.pubsub
-    if config.work_queue is None:
-        path = pubsub.subscription_path(subscription_id(pubsub.topic_id, host, random_suffix()))
-        request = replica_subscription_request(config, path, host)
-    else:
+    if config.work_queue is not None:
         path = pubsub.subscription_path(config.work_queue.subscription_id)
         request = shared_subscription_request(config, path)
+    elif config.sink is not None:
+        path = pubsub.subscription_path(config.sink.subscription_id)
+        request = sink_subscription_request(config, path)
+    else:
+        path = pubsub.subscription_path(subscription_id(pubsub.topic_id, host, random_suffix()))
+        request = replica_subscription_request(config, path, host)
     with pubsub_v1.SubscriberClient() as subscriber:
         try:
             # Admin calls on topics live on the publisher client.
             topics = pubsub_v1.PublisherClient()
-            ensure_topic(
-                topics, pubsub.topic_path_of(config.dead_letter_topic_id), stop=stop, logger=log
-            )
-            if config.work_queue is not None:
-                # A work queue is provisioned by its workers, so that tasks published
-                # before any worker has run wait in it rather than go nowhere.
+            if "dead_letter_policy" in request:
+                ensure_topic(
+                    topics, pubsub.topic_path_of(config.dead_letter_topic_id), stop=stop, logger=log
+                )
+                ensure_subscription(
+                    subscriber,
+                    dead_letter_subscription_request(pubsub, config.dead_letter_topic_id),
+                    stop=stop,
+                    logger=log,
+                )
+            if config.work_queue is not None or config.sink is not None:
+                # A work queue or a sink is provisioned by its replicas, so that messages
+                # published before any replica has run wait in it rather than go nowhere.
                 ensure_topic(topics, pubsub.topic_path, stop=stop, logger=log)
-            ensure_subscription(
-                subscriber,
-                dead_letter_subscription_request(pubsub, config.dead_letter_topic_id),
-                stop=stop,
-                logger=log,
-            )
             ensure_subscription(subscriber, request, stop=stop, logger=log, wait_for_topic=True)
         except ShutdownRequested:
             log.info("stopped before subscribing")
             return 0
         if config.work_queue is not None:
             return Worker(subscriber, path, config, stop).run()
+        if config.sink is not None:
+            return Sink(subscriber, path, config, stop).run()
         heartbeat = Heartbeat()
         try:
             return _receive(subscriber, config, path, stop, heartbeat)

@@ -7,6 +7,7 @@ checkout would, so the tests can prove the key never reaches an image.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -23,9 +24,21 @@ from common.config import EMULATOR_DEFAULT_PROJECT
 from tests.conftest import ROOT, unavailable, wait_for
 from tests.emulator import free_port
 
-BUILD_OVERRIDE = "tests/e2e/compose.build-on-host-network.yml"
+# Test-only overrides of docker-compose.yml: builds on the host's network, and the
+# postgres password handed over in a way the stand-in image also understands.
+OVERRIDES = (
+    "tests/e2e/compose.build-on-host-network.yml",
+    "tests/e2e/compose.postgres-password-env.yml",
+)
 COMMAND_TIMEOUT_SECONDS = 600
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+# Compose project names unique to this checkout: two checkouts on one Docker Engine (git
+# worktrees, CI jobs) must not take down each other's stacks.
+CHECKOUT = hashlib.sha256(str(ROOT).encode()).hexdigest()[:6]
+
+
+def project_name(stack: str) -> str:
+    return f"{stack}-{CHECKOUT}"
 
 
 def run(
@@ -76,7 +89,7 @@ class Stack:
     ) -> subprocess.CompletedProcess[str]:
         # The GCP file's services reuse the images built for docker-compose.yml (same
         # project, same service names), so only docker-compose.yml needs the override.
-        overrides = (BUILD_OVERRIDE,) if files == ("docker-compose.yml",) else ()
+        overrides = OVERRIDES if files == ("docker-compose.yml",) else ()
         file_args = [arg for name in (*files, *overrides) for arg in ("-f", name)]
         profile_args = [arg for name in self.profiles for arg in ("--profile", name)]
         return run(
@@ -167,7 +180,18 @@ def running_stack(
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("PUBSUB_", "GCP_", "GOOGLE_", "PUBLISH_", "COMPOSE_", "TASK_"))
+        if not key.startswith(
+            (
+                "PUBSUB_",
+                "GCP_",
+                "GOOGLE_",
+                "PUBLISH_",
+                "COMPOSE_",
+                "TASK_",
+                "READINGS_",
+                "POSTGRES_",
+            )
+        )
     }
     port = free_port()
     env.update(PUBSUB_EMULATOR_PORT=str(port), **settings)
@@ -196,7 +220,7 @@ def stack(project_copy: Path) -> Iterator[Stack]:
     """The fan-out stack, as `docker compose up --scale subscriber=3` starts it."""
     with running_stack(
         project_copy,
-        "pubsub-fanout-e2e",
+        project_name("pubsub-fanout-e2e"),
         {"PUBLISH_INTERVAL_SECONDS": "0.5"},
         "--scale",
         "subscriber=3",
@@ -217,11 +241,28 @@ def workqueue_stack(project_copy: Path) -> Iterator[Stack]:
     }
     with running_stack(
         project_copy,
-        "pubsub-workqueue-e2e",
+        project_name("pubsub-workqueue-e2e"),
         settings,
         "task-publisher",
         "worker",
         ready=("worker", 3),
         profiles=("workqueue",),
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def sink_stack(project_copy: Path) -> Iterator[Stack]:
+    """The durable sink demo: readings publisher, sink, PostgreSQL, with a reading every
+    0.5 s and a short retry cap so that recovery shows within the test's time."""
+    settings = {"READINGS_INTERVAL_SECONDS": "0.5", "DB_RETRY_MAX_SECONDS": "3"}
+    with running_stack(
+        project_copy,
+        project_name("pubsub-sink-e2e"),
+        settings,
+        "readings-publisher",
+        "sink",
+        ready=("readings-publisher", 1),
+        profiles=("sink",),
     ) as running:
         yield running

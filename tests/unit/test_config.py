@@ -157,5 +157,7 @@ def test_shared_mode_rejects(name: str, raw: str) -> None:
 def test_publisher_mode() -> None:
     assert PublisherConfig.from_env(EMULATOR).mode == "channels"
     assert PublisherConfig.from_env({**EMULATOR, "PUBLISHER_MODE": "TASKS"}).mode == "tasks"
-    with pytest.raises(ConfigError, match=r"^PUBLISHER_MODE must be one of channels, tasks"):
+    with pytest.raises(
+        ConfigError, match=r"^PUBLISHER_MODE must be one of channels, tasks, readings"
+    ):
         PublisherConfig.from_env({**EMULATOR, "PUBLISHER_MODE": "news"})

@@ -54,11 +54,11 @@ def test_emulator_is_official_pinned_and_health_checked(compose: dict[str, Any])
 
 
 def test_apps_wait_for_a_healthy_emulator(compose: dict[str, Any]) -> None:
-    apps = set(compose["services"]) - {"emulator"}
-    assert apps == {*APP_SERVICES, "task-publisher", "worker"}
+    apps = set(compose["services"]) - {"emulator", "postgres"}
+    assert apps == {*APP_SERVICES, "task-publisher", "worker", "readings-publisher", "sink"}
     for name in apps:
         assert compose["services"][name]["environment"]["PUBSUB_EMULATOR_HOST"] == "emulator:8085"
-    for name in apps - {"task-publisher"}:
+    for name in apps - {"task-publisher", "readings-publisher", "sink"}:
         service = compose["services"][name]
         assert service["depends_on"] == {"emulator": {"condition": "service_healthy"}}
     assert compose["services"]["subscriber"]["deploy"]["replicas"] >= 2
@@ -69,6 +69,38 @@ def test_apps_wait_for_a_healthy_emulator(compose: dict[str, Any]) -> None:
     assert task_publisher["depends_on"] == {"worker": {"condition": "service_healthy"}}
     for demo in ("task-publisher", "worker"):
         assert compose["services"][demo]["profiles"] == ["workqueue"], "not started by default"
+
+
+def test_sink_demo_stores_in_a_pinned_health_checked_postgres(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for demo in ("readings-publisher", "sink", "postgres"):
+        assert services[demo]["profiles"] == ["sink"], "not started by default"
+    postgres, sink = services["postgres"], services["sink"]
+    assert re.fullmatch(r"postgres:\d+\.\d+-\w+", postgres["image"]), "official, pinned"
+    assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    (volume,) = postgres["volumes"]
+    name, mount = volume.split(":")
+    assert name in compose["volumes"], "data in a named volume"
+    assert mount == "/var/lib/postgresql/data"
+    assert sink["environment"]["SUBSCRIPTION_MODE"] == "sink"
+    assert sink["depends_on"] == {
+        "emulator": {"condition": "service_healthy"},
+        "postgres": {"condition": "service_healthy"},
+    }
+    # Readings are published once the sink has created the durable subscription.
+    publisher = services["readings-publisher"]
+    assert publisher["depends_on"] == {"sink": {"condition": "service_healthy"}}
+    assert publisher["environment"]["PUBLISHER_MODE"] == "readings"
+    assert publisher["environment"]["PUBSUB_TOPIC"] == sink["environment"]["PUBSUB_TOPIC"]
+    # The password reaches both as a secret file, never as a plain variable.
+    for service in (postgres, sink):
+        (secret,) = service["secrets"]
+        assert service["environment"]["POSTGRES_PASSWORD_FILE"] == f"/run/secrets/{secret}"
+        assert "POSTGRES_PASSWORD" not in service["environment"]
+        for key in ("POSTGRES_USER", "POSTGRES_DB"):
+            assert service["environment"][key] == postgres["environment"][key]
+    password_file = ROOT / compose["secrets"]["postgres-password"]["file"]
+    assert password_file.read_text().strip(), "the demo password file is committed"
 
 
 def test_gcp_file_runs_the_same_services_without_the_emulator(
@@ -127,6 +159,7 @@ def test_credentials_never_reach_an_image_or_git() -> None:
     rules = [line.strip() for line in dockerignore if line.strip() and not line.startswith("#")]
     assert rules[0] == "*", ".dockerignore is an allow-list"
     assert "**/sa.json" in rules
+    assert not [rule for rule in rules if rule.startswith("!secrets")], "no secrets in images"
     assert "sa.json" in (ROOT / ".gitignore").read_text().splitlines()
     example = json.loads((ROOT / "sa.json.example").read_text())
     assert example["type"] == "service_account"

@@ -1,0 +1,254 @@
+"""The sink's PostgreSQL I/O: connect, migrate, and store a batch in one transaction.
+
+Errors are of two kinds, and the caller treats them apart:
+- a row PostgreSQL refuses (``DataError``, ``IntegrityError``: text it cannot hold, a
+  constraint) is handled here: the batch is stored again row by row, each in a
+  savepoint, and the refused rows go to ``rejects``;
+- anything else (connection refused or lost, an administrator's shutdown, a timeout)
+  propagates as ``psycopg.Error``: the caller holds the batch and retries, and the next
+  ``write`` reconnects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from subscriber.config import DatabaseConfig
+from subscriber.rows import ReadingRow, RejectRow, Rows, refused
+from subscriber.schema import Migration, load
+
+log = logging.getLogger(__name__)
+
+# Any fixed number shared by every sink: pg_advisory_lock serialises their migrations.
+MIGRATION_LOCK = 4_176_130_001
+# A statement stuck longer than this (a lock, a hung server) fails and is retried,
+# rather than stalling the sink's loop, its heartbeat and its lease renewals.
+STATEMENT_TIMEOUT_MS = 30_000
+ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
+
+INSERT_READING = """
+    INSERT INTO readings (message_id, device, metric, value, unit, measured_at, payload,
+                          attributes, publish_time, received_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING message_id
+"""
+INSERT_REJECT = """
+    INSERT INTO rejects (message_id, reason, data, attributes, publish_time, received_at)
+    VALUES (%s, %s, %s, %s, %s, %s)
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING message_id
+"""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line: the error's class and PostgreSQL's primary message."""
+    text = str(exc).strip()
+    primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
+    return f"{type(exc).__name__}: {primary or (text.splitlines()[0] if text else '')}"
+
+
+def check_resolvable(host: str, timeout: float) -> None:
+    """Raise ``OperationalError`` unless ``host`` resolves within ``timeout`` seconds.
+
+    psycopg looks the host up itself, with no time limit, in the calling thread. In
+    Docker, the name of a stopped container takes ~10 s to fail (measured: "Temporary
+    failure in name resolution"), during which the sink's loop would neither beat its
+    heartbeat nor renew its leases. So the name is looked up here first, in a thread of
+    its own that is left to finish on its own if it hangs.
+    """
+    if host.startswith("/"):  # a Unix socket folder: nothing to resolve
+        return
+    outcome: queue.SimpleQueue[OSError | None] = queue.SimpleQueue()
+
+    def lookup() -> None:
+        try:
+            socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            outcome.put(exc)
+            return
+        outcome.put(None)
+
+    threading.Thread(target=lookup, name="resolve", daemon=True).start()
+    try:
+        error = outcome.get(timeout=timeout)
+    except queue.Empty:
+        raise psycopg.OperationalError(
+            f"could not resolve host {host!r} within {timeout:g}s"
+        ) from None
+    if error is not None:
+        raise psycopg.OperationalError(f"could not resolve host {host!r}: {error}")
+
+
+@dataclass
+class Written:
+    """What one committed write stored. A message ID in neither set was there already
+    (a redelivery), which the ``ON CONFLICT`` clauses turn into nothing."""
+
+    readings: set[str] = field(default_factory=set)
+    rejects: set[str] = field(default_factory=set)
+    # Readings the database refused, stored in ``rejects`` instead.
+    refused: list[RejectRow] = field(default_factory=list)
+
+
+def _reading_params(row: ReadingRow) -> tuple[Any, ...]:
+    reading, message = row.reading, row.message
+    return (
+        message.message_id,
+        reading.device,
+        reading.metric,
+        reading.value,
+        reading.unit,
+        reading.measured_at,
+        row.payload,
+        Jsonb(message.attributes),
+        message.publish_time,
+        message.received_at,
+    )
+
+
+def _reject_params(row: RejectRow) -> tuple[Any, ...]:
+    message = row.message
+    return (
+        message.message_id,
+        row.reason,
+        message.data,
+        Jsonb(message.attributes) if row.keep_attributes else None,
+        message.publish_time,
+        message.received_at,
+    )
+
+
+def _insert(cursor: psycopg.Cursor[Any], query: str, params: list[tuple[Any, ...]]) -> set[str]:
+    """Run ``query`` for each row; the message IDs it inserted."""
+    if not params:
+        return set()
+    inserted: set[str] = set()
+    cursor.executemany(query.encode(), params, returning=True)
+    while True:
+        inserted.update(str(row[0]) for row in cursor.fetchall())
+        if not cursor.nextset():
+            return inserted
+
+
+class Store:
+    def __init__(self, config: DatabaseConfig, migrations: list[Migration] | None = None) -> None:
+        self._config = config
+        self._migrations = load() if migrations is None else migrations
+        self._connection: psycopg.Connection[Any] | None = None
+
+    def connect(self) -> None:
+        """Connect, if not connected, and bring the schema up to date."""
+        if self._connection is not None and not self._connection.closed:
+            return
+        config = self._config
+        settings: dict[str, Any] = {
+            "host": config.host,
+            "port": config.port,
+            "dbname": config.dbname,
+            "user": config.user,
+            "connect_timeout": config.connect_timeout_seconds,
+            "application_name": "pubsub-fanout-sink",
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            # A peer that vanished without closing (a lost host) is noticed in ~25 s.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        }
+        if config.password is not None:
+            settings["password"] = config.password
+        check_resolvable(config.host, config.connect_timeout_seconds)
+        connection = psycopg.connect(autocommit=True, **settings)
+        try:
+            self._migrate(connection)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+
+    def close(self) -> None:
+        """Drop the connection (after an error: the next ``write`` opens a fresh one)."""
+        if self._connection is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._connection.close()
+            self._connection = None
+
+    def _migrate(self, connection: psycopg.Connection[Any]) -> None:
+        # Two sinks starting together: the second waits here until the first has
+        # applied everything, then finds nothing left to do.
+        connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY,"
+                " name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            rows = connection.execute("SELECT version FROM schema_migrations").fetchall()
+            applied = {int(row[0]) for row in rows}
+            for migration in self._migrations:
+                if migration.version in applied:
+                    continue
+                # One transaction each: a migration applies whole or not at all.
+                with connection.transaction():
+                    connection.execute(migration.sql.encode())
+                    connection.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                        (migration.version, migration.name),
+                    )
+                log.info("applied migration %s", migration.name)
+        finally:
+            # A lost connection has released the lock with its session already.
+            with contextlib.suppress(psycopg.Error):
+                connection.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+    def write(self, rows: Rows) -> Written:
+        """Store every row in one transaction; returns once it is committed."""
+        self.connect()
+        connection = self._connection
+        assert connection is not None
+        try:
+            with connection.transaction(), connection.cursor() as cursor:
+                return Written(
+                    readings=_insert(
+                        cursor, INSERT_READING, [_reading_params(r) for r in rows.readings]
+                    ),
+                    rejects=_insert(
+                        cursor, INSERT_REJECT, [_reject_params(r) for r in rows.rejects]
+                    ),
+                )
+        except ROW_ERRORS as exc:
+            log.warning(
+                "the database refused a row of the batch (%s); storing it row by row",
+                describe_error(exc),
+            )
+        return self._write_row_by_row(connection, rows)
+
+    def _write_row_by_row(self, connection: psycopg.Connection[Any], rows: Rows) -> Written:
+        written = Written()
+        with connection.transaction(), connection.cursor() as cursor:
+            for row in rows.readings:
+                try:
+                    with connection.transaction():  # a savepoint: undoes this row only
+                        written.readings |= _insert(cursor, INSERT_READING, [_reading_params(row)])
+                except ROW_ERRORS as exc:
+                    written.refused.append(refused(row, describe_error(exc)))
+            for reject in [*rows.rejects, *written.refused]:
+                try:
+                    with connection.transaction():
+                        written.rejects |= _insert(cursor, INSERT_REJECT, [_reject_params(reject)])
+                except ROW_ERRORS as exc:
+                    # Only the attributes can be refused here (data is bytea): drop them.
+                    bare = reject.without_attributes(describe_error(exc))
+                    written.rejects |= _insert(cursor, INSERT_REJECT, [_reject_params(bare)])
+        return written
