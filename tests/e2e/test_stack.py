@@ -14,11 +14,15 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from tests.conftest import message_ids, wait_for
+from tests.conftest import ROOT, message_ids, wait_for
 from tests.e2e.conftest import Stack, docker, inspect, logs
 
 pytestmark = pytest.mark.e2e
-MAX_IMAGE_BYTES = 250 * 1000 * 1000
+# The images must stay under 250 MB. Here the base may be a local stand-in for the official
+# python slim image, of another size (../shared/README.md), so the check is on what the
+# Dockerfiles add to it: under 100 MB leaves 150 MB for the official base.
+MAX_ADDED_BYTES = 100 * 1000 * 1000
+DOCKERFILES = {"publisher": "Dockerfile-Pub", "subscriber": "Dockerfile-Sub"}
 # Fan-out is checked on messages published after every replica is ready.
 MESSAGES_TO_CHECK = 10
 
@@ -65,8 +69,11 @@ def test_images_run_as_non_root_without_the_key(stack: Stack, service: str) -> N
     assert leaked == [], "the build context held a secret; .dockerignore must keep it out"
 
     size = int(docker("image", "inspect", "--format", "{{.Size}}", image))
-    print(f"{service} image: {size / 1e6:.0f} MB")
-    assert size < MAX_IMAGE_BYTES
+    base = re.search(r"^FROM (\S+)", (ROOT / DOCKERFILES[service]).read_text(), re.M)
+    assert base, f"{DOCKERFILES[service]} names its base image"
+    added = size - int(docker("image", "inspect", "--format", "{{.Size}}", base[1]))
+    print(f"{service} image: {size / 1e6:.0f} MB, {added / 1e6:.0f} MB over {base[1]}")
+    assert added < MAX_ADDED_BYTES
 
 
 def test_every_message_reaches_all_three_replicas(stack: Stack) -> None:
