@@ -6,7 +6,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from common.config import PubSubConfig, read_choice, read_float, read_int, read_resource_id
+from common.config import (
+    PubSubConfig,
+    read_choice,
+    read_float,
+    read_int,
+    read_receipts_topic,
+    read_resource_id,
+)
 
 PER_REPLICA = "per-replica"
 SHARED = "shared"
@@ -38,6 +45,9 @@ class SubscriberConfig:
     max_outstanding_messages: int
     # None: per-replica mode (fan-out). Set: shared mode (work queue).
     work_queue: WorkQueueConfig | None
+    # Where a per-replica subscriber reports what it handled (for the live view); None
+    # when RECEIPTS=off, and always in shared mode.
+    receipts_topic_id: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SubscriberConfig:
@@ -54,6 +64,11 @@ class SubscriberConfig:
                 env, "SUBSCRIBER_MAX_MESSAGES", 100, minimum=1, maximum=10_000
             ),
             work_queue=_work_queue(env, pubsub) if mode == SHARED else None,
+            receipts_topic_id=(
+                read_receipts_topic(env, pubsub.topic_id)
+                if mode == PER_REPLICA and read_choice(env, "RECEIPTS", "on", ("on", "off")) == "on"
+                else None
+            ),
         )
 
 
