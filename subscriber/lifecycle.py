@@ -26,7 +26,7 @@ from common.resources import ensure_subscription, ensure_topic
 from common.retry import ShutdownRequested
 from subscriber.config import SubscriberConfig
 from subscriber.handler import ChannelHandler
-from subscriber.naming import APP_LABEL, random_suffix, subscription_id, subscription_labels
+from common.naming import APP_LABEL, random_suffix, subscription_id, subscription_labels
 from subscriber.receipts import ReceiptSender
 from subscriber.workqueue import Worker
 
