@@ -22,11 +22,11 @@ from google.cloud import pubsub_v1
 
 from common.config import PubSubConfig
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
+from common.naming import APP_LABEL, random_suffix, subscription_id, subscription_labels
 from common.resources import ensure_subscription, ensure_topic
 from common.retry import ShutdownRequested
 from subscriber.config import SubscriberConfig
 from subscriber.handler import ChannelHandler
-from common.naming import APP_LABEL, random_suffix, subscription_id, subscription_labels
 from subscriber.receipts import ReceiptSender
 from subscriber.workqueue import Worker
 
