@@ -51,7 +51,7 @@ def layer_paths(image: str) -> set[str]:
     return paths
 
 
-@pytest.mark.parametrize("service", ["publisher", "subscriber"])
+@pytest.mark.parametrize("service", ["publisher", "subscriber", "dashboard"])
 def test_images_run_as_non_root_without_the_key(stack: Stack, service: str) -> None:
     image = image_of(stack, service)
     assert docker("run", "--rm", "--entrypoint", "id", image, "-u").strip() == "10001"
@@ -148,6 +148,14 @@ def test_stopping_leaves_no_subscription_and_exits_zero_fast(stack: Stack) -> No
     for replica in (first, *others):
         assert inspect(replica, "{{.State.ExitCode}}") == "0", logs(replica)
         assert "deleted subscription" in logs(replica)
+
+    # The live view deletes its own subscriptions too.
+    (dashboard,) = stack.containers("dashboard")
+    started = time.monotonic()
+    docker("stop", "--time", "10", dashboard)
+    seconds = time.monotonic() - started
+    assert seconds < 5, f"docker stop of the dashboard took {seconds:.2f}s"
+    assert inspect(dashboard, "{{.State.ExitCode}}") == "0", logs(dashboard)
     # Only the shared dead-letter subscription is left: it is durable by design.
     assert stack.subscriptions() == ["channel-dead-letter"]
 
