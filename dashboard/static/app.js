@@ -39,7 +39,18 @@ function apply(event) {
     else putMessage(event.message);
   }
   setCounters(event.counters);
-  render();
+  scheduleRender();
+}
+
+// Many events can arrive between two frames (a burst of receipts): draw once per frame.
+let renderPending = false;
+function scheduleRender() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => {
+    renderPending = false;
+    render();
+  });
 }
 
 function el(tag, attrs, text) {
