@@ -31,10 +31,12 @@ $(VENV)/.installed: requirements-dev.lock
 	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
-# Re-resolve both locks after changing dependencies in pyproject.toml.
+# Re-resolve the locks after changing dependencies in pyproject.toml: the publisher's and
+# subscriber's images, the dashboard's image (plus its web server), and development.
 lock: $(VENV)/.installed
 	$(LOCK) --output-file requirements.lock pyproject.toml
-	$(LOCK) --extra dev --output-file requirements-dev.lock pyproject.toml
+	$(LOCK) --extra dashboard --output-file requirements-dashboard.lock pyproject.toml
+	$(LOCK) --extra dev --extra dashboard --output-file requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -85,6 +85,15 @@ def read_resource_id(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def read_receipts_topic(env: Mapping[str, str], topic_id: str) -> str:
+    """Where replicas publish receipts and the dashboard reads them: one setting for both."""
+    return read_resource_id(env, "RECEIPTS_TOPIC", f"{topic_id}-receipts")
+
+
+def read_dead_letter_topic(env: Mapping[str, str], topic_id: str) -> str:
+    return read_resource_id(env, "DEAD_LETTER_TOPIC", f"{topic_id}-dead-letter")
+
+
 def read_choice(env: Mapping[str, str], name: str, default: str, choices: Iterable[str]) -> str:
     """One of ``choices``, matched regardless of case and returned as spelled there."""
     by_lower = {choice.lower(): choice for choice in choices}

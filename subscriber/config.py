@@ -12,6 +12,7 @@ from common.config import (
     read_choice,
     read_float,
     read_int,
+    read_receipts_topic,
     read_resource_id,
     read_str,
 )
@@ -83,6 +84,9 @@ class SubscriberConfig:
     work_queue: WorkQueueConfig | None
     # Set in sink mode only. Neither set: per-replica mode (fan-out).
     sink: SinkConfig | None = None
+    # Where a per-replica subscriber reports what it handled (for the live view); None
+    # when RECEIPTS=off, and always in shared mode.
+    receipts_topic_id: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SubscriberConfig:
@@ -100,6 +104,11 @@ class SubscriberConfig:
             ),
             work_queue=_work_queue(env, pubsub) if mode == SHARED else None,
             sink=_sink(env, pubsub) if mode == SINK else None,
+            receipts_topic_id=(
+                read_receipts_topic(env, pubsub.topic_id)
+                if mode == PER_REPLICA and read_choice(env, "RECEIPTS", "on", ("on", "off")) == "on"
+                else None
+            ),
         )
 
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from typing import Literal
 
 from google.cloud.pubsub_v1.subscriber.message import Message
 
 from common.channels import InvalidMessage, decode
 
 log = logging.getLogger(__name__)
+
+# Told each message's outcome after its ack or nack: (message_id, outcome, delivery_attempt).
+# The replica publishes a receipt from it; tests pass a list's append.
+OutcomeListener = Callable[[str, Literal["acked", "rejected"], int | None], None]
 
 
 def rejection_fate(delivery_attempt: int | None, max_delivery_attempts: int) -> str:
@@ -26,8 +32,11 @@ class ChannelHandler:
     """The streaming pull callback. The client calls it from a pool of threads; should it
     raise, the client logs the error and nacks the message."""
 
-    def __init__(self, max_delivery_attempts: int) -> None:
+    def __init__(
+        self, max_delivery_attempts: int, on_outcome: OutcomeListener | None = None
+    ) -> None:
         self._max_delivery_attempts = max_delivery_attempts
+        self._on_outcome = on_outcome
         self._lock = threading.Lock()
         self.handled = 0
         self.rejected = 0
@@ -46,6 +55,7 @@ class ChannelHandler:
                 rejection_fate(message.delivery_attempt, self._max_delivery_attempts),
             )
             message.nack()
+            self._report(message, "rejected")
             return
         channel = channel_message.channel
         log.info(
@@ -59,6 +69,12 @@ class ChannelHandler:
         )
         message.ack()
         self._count(rejected=False)
+        self._report(message, "acked")
+
+    def _report(self, message: Message, outcome: Literal["acked", "rejected"]) -> None:
+        # After the ack or nack: a receipt says what was done, never what is about to be.
+        if self._on_outcome is not None:
+            self._on_outcome(message.message_id, outcome, message.delivery_attempt)
 
     def _count(self, *, rejected: bool) -> None:
         with self._lock:

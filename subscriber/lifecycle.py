@@ -23,11 +23,12 @@ from google.cloud import pubsub_v1
 
 from common.config import PubSubConfig
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
+from common.naming import APP_LABEL, random_suffix, subscription_id, subscription_labels
 from common.resources import ensure_subscription, ensure_topic
 from common.retry import ShutdownRequested
 from subscriber.config import SubscriberConfig
 from subscriber.handler import ChannelHandler
-from subscriber.naming import APP_LABEL, random_suffix, subscription_id, subscription_labels
+from subscriber.receipts import ReceiptSender
 from subscriber.sink import Sink
 from subscriber.workqueue import Worker
 
@@ -38,6 +39,8 @@ SUBSCRIPTION_TTL = timedelta(days=1)
 # then the delete call gets its own short deadline.
 DRAIN_TIMEOUT_SECONDS = 1.5
 DELETE_TIMEOUT_SECONDS = 1.0
+# The "left" receipt and any receipts still in flight, before the delete.
+RECEIPTS_FLUSH_TIMEOUT_SECONDS = 0.3
 
 
 def dead_letter_policy(config: SubscriberConfig) -> dict[str, Any]:
@@ -151,6 +154,10 @@ def run(config: SubscriberConfig, stop: threading.Event, host: str) -> int:
                 # A work queue or a sink is provisioned by its replicas, so that messages
                 # published before any replica has run wait in it rather than go nowhere.
                 ensure_topic(topics, pubsub.topic_path, stop=stop, logger=log)
+            if config.receipts_topic_id is not None:
+                ensure_topic(
+                    topics, pubsub.topic_path_of(config.receipts_topic_id), stop=stop, logger=log
+                )
             ensure_subscription(subscriber, request, stop=stop, logger=log, wait_for_topic=True)
         except ShutdownRequested:
             log.info("stopped before subscribing")
@@ -159,11 +166,23 @@ def run(config: SubscriberConfig, stop: threading.Event, host: str) -> int:
             return Worker(subscriber, path, config, stop).run()
         if config.sink is not None:
             return Sink(subscriber, path, config, stop).run()
+        receipts = None
+        if config.receipts_topic_id is not None:
+            receipts = ReceiptSender(
+                topics,
+                pubsub.topic_path_of(config.receipts_topic_id),
+                replica=host,
+                subscription=path,
+            )
         heartbeat = Heartbeat()
         try:
-            return _receive(subscriber, config, path, stop, heartbeat)
+            return _receive(subscriber, config, path, stop, heartbeat, receipts=receipts)
         finally:
             heartbeat.clear()
+            if receipts is not None:
+                # Before the delete, so the live view hears it while the replica still exists.
+                receipts.lifecycle("left")
+                receipts.flush(RECEIPTS_FLUSH_TIMEOUT_SECONDS)
             _delete(subscriber, path)
 
 
@@ -173,8 +192,12 @@ def _receive(
     path: str,
     stop: threading.Event,
     heartbeat: Heartbeat,
+    *,
+    receipts: ReceiptSender | None,
 ) -> int:
-    handler = ChannelHandler(config.max_delivery_attempts)
+    handler = ChannelHandler(
+        config.max_delivery_attempts, receipts.handled if receipts is not None else None
+    )
     stream = subscriber.subscribe(
         path,
         callback=handler,
@@ -183,6 +206,8 @@ def _receive(
         await_callbacks_on_shutdown=True,
     )
     log.info("listening on %s", path)
+    if receipts is not None:
+        receipts.lifecycle("joined")
     heartbeat.beat()
     while not stop.wait(HEARTBEAT_INTERVAL_SECONDS):
         if stream.done():

@@ -194,7 +194,8 @@ def running_stack(
         )
     }
     port = free_port()
-    env.update(PUBSUB_EMULATOR_PORT=str(port), **settings)
+    # Free host ports: other stacks (and other people's) may run on this machine.
+    env.update(PUBSUB_EMULATOR_PORT=str(port), DASHBOARD_PORT=str(free_port()), **settings)
     stack = Stack(compose_command(), directory, env, port, project, profiles)
     stack("down", "--volumes", "--remove-orphans")  # what a crashed earlier run left
     stack("build")

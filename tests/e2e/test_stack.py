@@ -22,13 +22,24 @@ pytestmark = pytest.mark.e2e
 # python slim image, of another size (../shared/README.md), so the check is on what the
 # Dockerfiles add to it: under 100 MB leaves 150 MB for the official base.
 MAX_ADDED_BYTES = 100 * 1000 * 1000
-DOCKERFILES = {"publisher": "Dockerfile-Pub", "subscriber": "Dockerfile-Sub"}
+DOCKERFILES = {
+    "publisher": "Dockerfile-Pub",
+    "subscriber": "Dockerfile-Sub",
+    "dashboard": "Dockerfile-Dashboard",
+}
 # Fan-out is checked on messages published after every replica is ready.
 MESSAGES_TO_CHECK = 10
 
 
 def received_all(container: str, expected: set[str]) -> bool:
     return expected <= set(message_ids(logs(container), "received"))
+
+
+def replica_subscriptions(stack: Stack) -> list[str]:
+    """The replicas' own subscriptions: not the dead-letter one, not the dashboard's."""
+    return [
+        s for s in stack.subscriptions() if not s.endswith("dead-letter") and "-dashboard-" not in s
+    ]
 
 
 def image_of(stack: Stack, service: str) -> str:
@@ -55,7 +66,7 @@ def layer_paths(image: str) -> set[str]:
     return paths
 
 
-@pytest.mark.parametrize("service", ["publisher", "subscriber"])
+@pytest.mark.parametrize("service", ["publisher", "subscriber", "dashboard"])
 def test_images_run_as_non_root_without_the_key(stack: Stack, service: str) -> None:
     image = image_of(stack, service)
     assert docker("run", "--rm", "--entrypoint", "id", image, "-u").strip() == "10001"
@@ -80,7 +91,7 @@ def test_every_message_reaches_all_three_replicas(stack: Stack) -> None:
     replicas = stack.containers("subscriber")
     assert len(replicas) == 3
     wait_for(
-        lambda: len([s for s in stack.subscriptions() if not s.endswith("dead-letter")]) == 3,
+        lambda: len(replica_subscriptions(stack)) == 3,
         timeout=60,
         what="3 replica subscriptions on the emulator",
         details=lambda: str(stack.subscriptions()),
@@ -156,6 +167,14 @@ def test_stopping_leaves_no_subscription_and_exits_zero_fast(stack: Stack) -> No
     for replica in (first, *others):
         assert inspect(replica, "{{.State.ExitCode}}") == "0", logs(replica)
         assert "deleted subscription" in logs(replica)
+
+    # The live view deletes its own subscriptions too.
+    (dashboard,) = stack.containers("dashboard")
+    started = time.monotonic()
+    docker("stop", "--time", "10", dashboard)
+    seconds = time.monotonic() - started
+    assert seconds < 5, f"docker stop of the dashboard took {seconds:.2f}s"
+    assert inspect(dashboard, "{{.State.ExitCode}}") == "0", logs(dashboard)
     # Only the shared dead-letter subscription is left: it is durable by design.
     assert stack.subscriptions() == ["channel-dead-letter"]
 

@@ -109,7 +109,7 @@ def topic(
     topic_id = f"it-{uuid.uuid4().hex[:10]}"
     yield topic_id
     publisher, subscriber = clients
-    for name in (topic_id, f"{topic_id}-dead-letter"):
+    for name in (topic_id, f"{topic_id}-dead-letter", f"{topic_id}-receipts"):
         for subscription in subscriptions_of(subscriber, name):
             subscriber.delete_subscription(request={"subscription": subscription})
         with contextlib.suppress(exceptions.NotFound):

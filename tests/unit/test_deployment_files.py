@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = ("publisher", "subscriber")
+APP_SERVICES = ("publisher", "subscriber", "dashboard")
 
 
 def load(name: str) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def test_dockerfiles_are_twins() -> None:
     assert publisher == subscriber
 
 
-@pytest.mark.parametrize("name", ["Dockerfile-Pub", "Dockerfile-Sub"])
+@pytest.mark.parametrize("name", ["Dockerfile-Pub", "Dockerfile-Sub", "Dockerfile-Dashboard"])
 def test_dockerfile_practices(name: str) -> None:
     text = dockerfile(name)
     (base,) = re.findall(r"(?m)^FROM\s+(\S+)", text)
@@ -163,3 +163,16 @@ def test_credentials_never_reach_an_image_or_git() -> None:
     assert "sa.json" in (ROOT / ".gitignore").read_text().splitlines()
     example = json.loads((ROOT / "sa.json.example").read_text())
     assert example["type"] == "service_account"
+
+
+def test_dashboard_is_on_by_default_with_its_own_lock(compose: dict[str, Any]) -> None:
+    dashboard = compose["services"]["dashboard"]
+    assert "profiles" not in dashboard, "the live view starts with `docker compose up`"
+    assert dashboard["ports"] == ["${DASHBOARD_PORT:-8080}:8080"]
+    assert "requirements-dashboard.lock" in dockerfile("Dockerfile-Dashboard")
+    # The web server stays out of the publisher's and subscriber's images.
+    lock = (ROOT / "requirements.lock").read_text()
+    assert "starlette" not in lock
+    assert "uvicorn" not in lock
+    rules = (ROOT / ".dockerignore").read_text().splitlines()
+    assert {"!dashboard/", "!requirements-dashboard.lock"} <= set(rules)

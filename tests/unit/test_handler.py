@@ -54,3 +54,21 @@ def test_rejection_fate() -> None:
     assert rejection_fate(None, 5) == "nacked"
     assert rejection_fate(2, 5) == "nacked on attempt 2 of 5"
     assert rejection_fate(7, 7).endswith("Pub/Sub now dead-letters it")
+
+
+def test_outcome_is_reported_after_the_ack_or_nack() -> None:
+    reported: list[tuple[str, str, int | None]] = []
+    acks_seen_first: list[bool] = []
+    good, good_requests = received(ChannelMessage(Channel(7, "Movies")).encode()[0], message_id="1")
+    bad, bad_requests = received(b"{}", message_id="2", delivery_attempt=3)
+
+    def on_outcome(message_id: str, outcome: str, attempt: int | None) -> None:
+        requests_out = good_requests if message_id == "1" else bad_requests
+        acks_seen_first.append(not requests_out.empty())
+        reported.append((message_id, outcome, attempt))
+
+    handler = ChannelHandler(max_delivery_attempts=5, on_outcome=on_outcome)
+    handler(good)
+    handler(bad)
+    assert reported == [("1", "acked", 1), ("2", "rejected", 3)]
+    assert acks_seen_first == [True, True], "a receipt tells what was done, not what will be"

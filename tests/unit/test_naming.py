@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from subscriber.naming import host_label, random_suffix, subscription_id, subscription_labels
+from common.naming import host_label, random_suffix, subscription_id, subscription_labels
 
 # Pub/Sub's rule for subscription IDs, and Google Cloud's for label values.
 SUBSCRIPTION_ID = re.compile(r"[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}")

@@ -1,4 +1,4 @@
-"""Names and labels of a replica's own subscription. Pure: no I/O."""
+"""Names and labels of the subscriptions a replica or a dashboard owns. Pure: no I/O."""
 
 from __future__ import annotations
 

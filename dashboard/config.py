@@ -1,0 +1,71 @@
+"""The dashboard's settings, read once from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from common.config import (
+    ConfigError,
+    PubSubConfig,
+    read_dead_letter_topic,
+    read_int,
+    read_receipts_topic,
+    read_str,
+)
+
+ANY_ORIGIN = "*"
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    pubsub: PubSubConfig
+    receipts_topic_id: str
+    dead_letter_topic_id: str
+    # The port uvicorn listens on inside the container; compose maps DASHBOARD_PORT to it.
+    listen_port: int
+    # Origins (scheme://host[:port]) whose pages may open the WebSocket. Empty: the page's
+    # own origin only. ("*",): any.
+    allowed_origins: tuple[str, ...]
+    max_clients: int
+    # Events per second sent to one client; one that needs more falls behind and, once
+    # its queue is full, is closed.
+    max_events_per_second: int
+    client_queue_size: int
+    # Messages the grid keeps (the newest).
+    history: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DashboardConfig:
+        pubsub = PubSubConfig.from_env(env)
+        return cls(
+            pubsub=pubsub,
+            receipts_topic_id=read_receipts_topic(env, pubsub.topic_id),
+            dead_letter_topic_id=read_dead_letter_topic(env, pubsub.topic_id),
+            listen_port=read_int(env, "DASHBOARD_LISTEN_PORT", 8080, minimum=1, maximum=65535),
+            allowed_origins=read_origins(env, "DASHBOARD_ALLOWED_ORIGINS"),
+            max_clients=read_int(env, "DASHBOARD_MAX_CLIENTS", 20, minimum=1, maximum=10_000),
+            max_events_per_second=read_int(
+                env, "DASHBOARD_MAX_EVENTS_PER_SECOND", 200, minimum=1, maximum=100_000
+            ),
+            client_queue_size=read_int(
+                env, "DASHBOARD_CLIENT_QUEUE", 1000, minimum=1, maximum=1_000_000
+            ),
+            history=read_int(env, "DASHBOARD_HISTORY", 50, minimum=1, maximum=1000),
+        )
+
+
+def read_origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of origins such as ``http://localhost:8080``, or ``*``."""
+    raw = read_str(env, name, "")
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if origin == ANY_ORIGIN:
+            continue
+        scheme, sep, rest = origin.partition("://")
+        if not sep or scheme not in ("http", "https") or not rest or "/" in rest:
+            raise ConfigError(
+                f"{name} must be * or comma-separated origins like http://localhost:8080, "
+                f"got {origin!r}"
+            )
+    return origins

@@ -1,0 +1,42 @@
+import pytest
+
+from common.config import ConfigError
+from dashboard.config import DashboardConfig
+
+EMULATOR = {"PUBSUB_EMULATOR_HOST": "localhost:8085"}
+
+
+def test_defaults() -> None:
+    config = DashboardConfig.from_env(EMULATOR)
+    assert config.receipts_topic_id == "channel-receipts"
+    assert config.dead_letter_topic_id == "channel-dead-letter"
+    assert config.listen_port == 8080
+    assert config.allowed_origins == (), "same-origin only by default"
+    assert (config.max_clients, config.history) == (20, 50)
+
+
+def test_origins_are_listed_or_any() -> None:
+    env = {**EMULATOR, "DASHBOARD_ALLOWED_ORIGINS": "http://a.example:8080/, https://b.example"}
+    config = DashboardConfig.from_env(env)
+    assert config.allowed_origins == ("http://a.example:8080", "https://b.example")
+    any_origin = DashboardConfig.from_env({**EMULATOR, "DASHBOARD_ALLOWED_ORIGINS": "*"})
+    assert any_origin.allowed_origins == ("*",)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DASHBOARD_ALLOWED_ORIGINS", "a.example"),
+        ("DASHBOARD_ALLOWED_ORIGINS", "ftp://a.example"),
+        ("DASHBOARD_ALLOWED_ORIGINS", "http://a.example/path"),
+        ("DASHBOARD_MAX_CLIENTS", "0"),
+        ("DASHBOARD_MAX_EVENTS_PER_SECOND", "many"),
+        ("DASHBOARD_CLIENT_QUEUE", "-1"),
+        ("DASHBOARD_HISTORY", "100000"),
+        ("DASHBOARD_LISTEN_PORT", "70000"),
+        ("RECEIPTS_TOPIC", "goog-receipts"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        DashboardConfig.from_env({**EMULATOR, name: value})

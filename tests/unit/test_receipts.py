@@ -1,0 +1,78 @@
+import json
+
+import pytest
+
+from dashboard.grid import InvalidReceipt, parse_receipt
+from subscriber.config import SubscriberConfig
+from subscriber.receipts import encode_receipt
+
+
+def test_handled_receipt_carries_what_the_dashboard_needs() -> None:
+    data = encode_receipt(
+        "handled",
+        replica="3f2a9c1b7d0e",
+        subscription="channel-3f2a9c1b7d0e-1a2b3c4d",
+        at="2026-11-25T18:00:00.123Z",
+        message_id="42",
+        outcome="acked",
+        delivery_attempt=1,
+    )
+    assert json.loads(data) == {
+        "kind": "handled",
+        "replica": "3f2a9c1b7d0e",
+        "subscription": "channel-3f2a9c1b7d0e-1a2b3c4d",
+        "message_id": "42",
+        "outcome": "acked",
+        "delivery_attempt": 1,
+        "handled_at": "2026-11-25T18:00:00.123Z",
+    }
+    receipt = parse_receipt(data)  # the dashboard reads what the subscriber writes
+    assert (receipt.kind, receipt.message_id, receipt.outcome) == ("handled", "42", "acked")
+    assert receipt.delivery_attempt == 1
+
+
+@pytest.mark.parametrize("kind", ["joined", "left"])
+def test_lifecycle_receipts_name_the_replica(kind: str) -> None:
+    data = encode_receipt(kind, replica="h", subscription="channel-h-1", at="t")  # type: ignore[arg-type]
+    assert json.loads(data) == {
+        "kind": kind,
+        "replica": "h",
+        "subscription": "channel-h-1",
+        "at": "t",
+    }
+    assert parse_receipt(data).kind == kind
+
+
+def test_handled_receipt_needs_the_message() -> None:
+    with pytest.raises(ValueError, match="message_id and outcome"):
+        encode_receipt("handled", replica="h", subscription="s", at="t")
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"\xff", "not UTF-8 JSON"),
+        (b"[]", "not a JSON object"),
+        (b'{"kind": "eaten", "replica": "h", "subscription": "s"}', "kind must be"),
+        (b'{"kind": "left", "replica": 1, "subscription": "s"}', "must be strings"),
+        (b'{"kind": "handled", "replica": "h", "subscription": "s"}', "needs a message_id"),
+        (
+            b'{"kind": "handled", "replica": "h", "subscription": "s", "message_id": "1",'
+            b' "outcome": "lost"}',
+            "outcome must be",
+        ),
+    ],
+)
+def test_bad_receipts_are_refused_with_a_reason(data: bytes, error: str) -> None:
+    with pytest.raises(InvalidReceipt, match=error):
+        parse_receipt(data)
+
+
+def test_receipts_topic_defaults_and_can_be_turned_off() -> None:
+    base = {"PUBSUB_EMULATOR_HOST": "localhost:8085"}
+    assert SubscriberConfig.from_env(base).receipts_topic_id == "channel-receipts"
+    named = SubscriberConfig.from_env({**base, "RECEIPTS_TOPIC": "seen"})
+    assert named.receipts_topic_id == "seen"
+    assert SubscriberConfig.from_env({**base, "RECEIPTS": "off"}).receipts_topic_id is None
+    shared = SubscriberConfig.from_env({**base, "SUBSCRIPTION_MODE": "shared"})
+    assert shared.receipts_topic_id is None, "work queue workers send no receipts"
