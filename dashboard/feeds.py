@@ -24,7 +24,7 @@ from common.naming import APP_LABEL, host_label, random_suffix, subscription_id
 from common.resources import ensure_subscription, ensure_topic
 from common.retry import ShutdownRequested
 from dashboard.config import DashboardConfig
-from dashboard.grid import Event, Grid, InvalidReceipt, parse_receipt
+from dashboard.grid import Event, Grid, InvalidReceipt, parse_receipts
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +127,19 @@ class Feeds:
     def _on_receipt(self, message: Message) -> None:
         message.ack()
         try:
-            receipt = parse_receipt(message.data)
+            receipts = parse_receipts(message.data)
         except InvalidReceipt as exc:
             log.warning("ignored receipt message_id=%s: %s", message.message_id, exc)
             return
         seen_at = now_text()
-        log.debug(
-            "receipt %s message_id=%s from %s", receipt.kind, receipt.message_id, receipt.replica
-        )
-        self._apply(lambda: self._grid.receipt(receipt, seen_at))
+        for receipt in receipts:
+            log.debug(
+                "receipt %s message_id=%s from %s",
+                receipt.kind,
+                receipt.message_id,
+                receipt.replica,
+            )
+        self._apply(lambda: [event for r in receipts for event in self._grid.receipt(r, seen_at)])
 
     def _on_dead_letter(self, message: Message) -> None:
         message.ack()

@@ -39,7 +39,9 @@ class Receipt:
     delivery_attempt: int | None = None
 
 
-def parse_receipt(data: bytes) -> Receipt:
+def parse_receipts(data: bytes) -> list[Receipt]:
+    """A receipt's body as one ``Receipt`` per message it reports (``joined`` and ``left``:
+    one with no message); see ``subscriber.receipts`` for the format."""
     try:
         body = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -52,20 +54,29 @@ def parse_receipt(data: bytes) -> Receipt:
     if not isinstance(replica, str) or not isinstance(subscription, str) or not subscription:
         raise InvalidReceipt("replica and subscription must be strings")
     if kind != "handled":
-        return Receipt(kind, replica, subscription, str(body.get("at", "")))
-    message_id, outcome = body.get("message_id"), body.get("outcome")
-    attempt = body.get("delivery_attempt")
+        return [Receipt(kind, replica, subscription, str(body.get("at", "")))]
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidReceipt("a handled receipt needs a non-empty list of messages")
+    return [_handled(replica, subscription, entry) for entry in messages]
+
+
+def _handled(replica: str, subscription: str, entry: Any) -> Receipt:
+    if not isinstance(entry, dict):
+        raise InvalidReceipt("each handled message must be a JSON object")
+    message_id, outcome = entry.get("message_id"), entry.get("outcome")
+    attempt = entry.get("delivery_attempt")
     if not isinstance(message_id, str) or not message_id:
-        raise InvalidReceipt("a handled receipt needs a message_id")
+        raise InvalidReceipt("a handled message needs a message_id")
     if outcome not in OUTCOMES:
         raise InvalidReceipt(f"outcome must be acked or rejected, got {outcome!r:.40}")
     if attempt is not None and (not isinstance(attempt, int) or isinstance(attempt, bool)):
         raise InvalidReceipt("delivery_attempt must be an integer")
     return Receipt(
-        kind,
+        "handled",
         replica,
         subscription,
-        str(body.get("handled_at", "")),
+        str(entry.get("handled_at", "")),
         message_id=message_id,
         outcome=outcome,
         delivery_attempt=attempt,
