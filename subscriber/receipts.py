@@ -25,7 +25,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from concurrent import futures
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -62,7 +62,16 @@ def encode_handled(handled: Sequence[Handled], *, replica: str, subscription: st
         "kind": "handled",
         "replica": replica,
         "subscription": subscription,
-        "messages": [asdict(entry) for entry in handled],
+        # Spelled out: dataclasses.asdict was most of this function's cost.
+        "messages": [
+            {
+                "message_id": entry.message_id,
+                "outcome": entry.outcome,
+                "delivery_attempt": entry.delivery_attempt,
+                "handled_at": entry.handled_at,
+            }
+            for entry in handled
+        ],
     }
     return json.dumps(body, separators=(",", ":")).encode()
 
