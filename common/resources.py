@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from typing import Any
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
 from common.retry import ADMIN_CALL_TIMEOUT_SECONDS, UNAVAILABLE, call_until_ready
+
+# The expiration of a subscription that belongs to one process (a replica, a dashboard):
+# the shortest Pub/Sub allows, a safety net for a process that dies without deleting it.
+SUBSCRIPTION_TTL = timedelta(days=1)
+# A delete on the way out gets one short try: shutdown has a budget, and the TTL is there.
+DELETE_TIMEOUT_SECONDS = 1.0
 
 
 def ensure_topic(
@@ -62,3 +69,23 @@ def ensure_subscription(
         retry_on = (*UNAVAILABLE, exceptions.NotFound)
         what = f"topic {request['topic']} before creating subscription {request['name']}"
     call_until_ready(create, what=what, stop=stop, logger=logger, retry_on=retry_on)
+
+
+def delete_subscription(
+    subscriber: pubsub_v1.SubscriberClient, path: str, *, logger: logging.Logger
+) -> None:
+    """Delete a process's own subscription on its way out; a failure is logged, not raised."""
+    try:
+        subscriber.delete_subscription(
+            subscription=path, retry=None, timeout=DELETE_TIMEOUT_SECONDS
+        )
+        logger.info("deleted subscription %s", path)
+    except exceptions.NotFound:
+        logger.info("subscription %s was already gone", path)
+    except exceptions.GoogleAPICallError as exc:
+        logger.error(
+            "could not delete subscription %s (%s); it expires after %s without subscribers",
+            path,
+            exc,
+            SUBSCRIPTION_TTL,
+        )

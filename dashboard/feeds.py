@@ -13,24 +13,26 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from google.api_core import exceptions
 from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.subscriber.message import Message
 
 from common.naming import APP_LABEL, host_label, random_suffix, subscription_id
-from common.resources import ensure_subscription, ensure_topic
+from common.resources import (
+    SUBSCRIPTION_TTL,
+    delete_subscription,
+    ensure_subscription,
+    ensure_topic,
+)
 from common.retry import ShutdownRequested
 from dashboard.config import DashboardConfig
 from dashboard.grid import Event, Grid, InvalidReceipt, parse_receipts
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTION_TTL = timedelta(days=1)
 CANCEL_TIMEOUT_SECONDS = 1.0
-DELETE_TIMEOUT_SECONDS = 1.0
 # What the dashboard holds unacknowledged: it acks at once, so this is only a safety cap.
 MAX_OUTSTANDING = 1000
 FEEDS = ("messages", "receipts", "dead-letter")
@@ -155,18 +157,5 @@ class Feeds:
             with contextlib.suppress(Exception):
                 stream.result(timeout=CANCEL_TIMEOUT_SECONDS)
         for name in self._created:
-            try:
-                self._subscriber.delete_subscription(
-                    subscription=name, retry=None, timeout=DELETE_TIMEOUT_SECONDS
-                )
-                log.info("deleted subscription %s", name)
-            except exceptions.NotFound:
-                log.info("subscription %s was already gone", name)
-            except exceptions.GoogleAPICallError as exc:
-                log.error(
-                    "could not delete subscription %s (%s); it expires after %s unused",
-                    name,
-                    exc,
-                    SUBSCRIPTION_TTL,
-                )
+            delete_subscription(self._subscriber, name, logger=log)
         self._subscriber.close()

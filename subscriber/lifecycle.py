@@ -15,16 +15,19 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent import futures
-from datetime import timedelta
 from typing import Any
 
-from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
 from common.config import PubSubConfig
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
 from common.naming import APP_LABEL, random_suffix, subscription_id, subscription_labels
-from common.resources import ensure_subscription, ensure_topic
+from common.resources import (
+    SUBSCRIPTION_TTL,
+    delete_subscription,
+    ensure_subscription,
+    ensure_topic,
+)
 from common.retry import ShutdownRequested
 from subscriber.config import SubscriberConfig
 from subscriber.handler import ChannelHandler
@@ -34,11 +37,9 @@ from subscriber.workqueue import Worker
 
 log = logging.getLogger(__name__)
 
-SUBSCRIPTION_TTL = timedelta(days=1)
 # Shutdown budget, well inside compose's stop_grace_period: callbacks in flight finish,
 # then the delete call gets its own short deadline.
 DRAIN_TIMEOUT_SECONDS = 1.5
-DELETE_TIMEOUT_SECONDS = 1.0
 # The "left" receipt and any receipts still in flight, before the delete.
 RECEIPTS_FLUSH_TIMEOUT_SECONDS = 0.3
 
@@ -183,7 +184,7 @@ def run(config: SubscriberConfig, stop: threading.Event, host: str) -> int:
                 # Before the delete, so the live view hears it while the replica still exists.
                 receipts.lifecycle("left")
                 receipts.flush(RECEIPTS_FLUSH_TIMEOUT_SECONDS)
-            _delete(subscriber, path)
+            delete_subscription(subscriber, path, logger=log)
 
 
 def _receive(
@@ -229,20 +230,3 @@ def _receive(
         pass
     log.info("stopped receiving: %d handled, %d rejected", handler.handled, handler.rejected)
     return status
-
-
-def _delete(subscriber: pubsub_v1.SubscriberClient, path: str) -> None:
-    try:
-        subscriber.delete_subscription(
-            subscription=path, retry=None, timeout=DELETE_TIMEOUT_SECONDS
-        )
-        log.info("deleted subscription %s", path)
-    except exceptions.NotFound:
-        log.info("subscription %s was already gone", path)
-    except exceptions.GoogleAPICallError as exc:
-        log.error(
-            "could not delete subscription %s (%s); it expires after %s without subscribers",
-            path,
-            exc,
-            SUBSCRIPTION_TTL,
-        )
