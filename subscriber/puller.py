@@ -16,12 +16,13 @@ import logging
 import multiprocessing
 import queue
 import threading
+from collections.abc import Callable
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 from google.pubsub_v1.types import ReceivedMessage
 
-from common.health import HEARTBEAT_INTERVAL_SECONDS
+from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
 from common.retry import UNAVAILABLE, backoff_delays
 
 log = logging.getLogger(__name__)
@@ -138,3 +139,28 @@ def set_lease(
 
 def nack(subscriber: pubsub_v1.SubscriberClient, path: str, ack_ids: list[str]) -> None:
     set_lease(subscriber, path, ack_ids, 0)
+
+
+def run_until_stopped(
+    puller: Puller,
+    path: str,
+    stop: threading.Event,
+    *,
+    step: Callable[[], None],
+    drain: Callable[[], None],
+) -> int:
+    """The consumer's main thread: ``step`` until SIGTERM or a final pull error, beating
+    the heartbeat; on SIGTERM ``drain``. The exit status: 0, or 1 if pulling failed."""
+    heartbeat = Heartbeat()
+    puller.start()
+    try:
+        while not stop.is_set() and puller.error is None:
+            step()
+            heartbeat.beat()
+        if puller.error is not None:
+            log.error("pulling from %s failed: %s", path, puller.error)
+            return 1
+        drain()
+        return 0
+    finally:
+        heartbeat.clear()

@@ -32,10 +32,16 @@ import psycopg
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
-from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
+from common.health import HEARTBEAT_INTERVAL_SECONDS
 from common.retry import backoff_delays
 from subscriber.config import SubscriberConfig
-from subscriber.puller import PULL_TIMEOUT_SECONDS, RPC_TIMEOUT_SECONDS, Puller, set_lease
+from subscriber.puller import (
+    PULL_TIMEOUT_SECONDS,
+    RPC_TIMEOUT_SECONDS,
+    Puller,
+    run_until_stopped,
+    set_lease,
+)
 from subscriber.rows import Incoming, Rows, split
 from subscriber.store import Store, Written, describe_error
 
@@ -89,8 +95,6 @@ class Sink:
         self.already_stored = 0
 
     def run(self) -> int:
-        heartbeat = Heartbeat()
-        self._puller.start()
         log.info(
             "storing messages from %s in PostgreSQL at %s: batches of up to %d, lease %ds",
             self._path,
@@ -99,16 +103,10 @@ class Sink:
             self._settings.ack_deadline_seconds,
         )
         try:
-            while not self._stop.is_set() and self._puller.error is None:
-                self._step()
-                heartbeat.beat()
-            if self._puller.error is not None:
-                log.error("pulling from %s failed: %s", self._path, self._puller.error)
-                return 1
-            self._drain()
-            return 0
+            return run_until_stopped(
+                self._puller, self._path, self._stop, step=self._step, drain=self._drain
+            )
         finally:
-            heartbeat.clear()
             self._store.close()
             log.info(
                 "sink stopped: %d stored, %d rejected, %d already stored; %d left unacked",

@@ -31,12 +31,19 @@ from dataclasses import dataclass
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
-from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
+from common.health import HEARTBEAT_INTERVAL_SECONDS
 from common.tasks import InvalidTask, Task, decode
 from subscriber.config import SubscriberConfig
 from subscriber.handler import rejection_fate
 from subscriber.pool import Outcome, ProcessSlots
-from subscriber.puller import PULL_TIMEOUT_SECONDS, RPC_TIMEOUT_SECONDS, Puller, nack, set_lease
+from subscriber.puller import (
+    PULL_TIMEOUT_SECONDS,
+    RPC_TIMEOUT_SECONDS,
+    Puller,
+    nack,
+    run_until_stopped,
+    set_lease,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +87,6 @@ class Worker:
         self.failed = 0
 
     def run(self) -> int:
-        heartbeat = Heartbeat()
-        self._puller.start()
         log.info(
             "working on %s with %d processes; task deadline %gs, lease %ds",
             self._path,
@@ -90,16 +95,10 @@ class Worker:
             self._settings.ack_deadline_seconds,
         )
         try:
-            while not self._stop.is_set() and self._puller.error is None:
-                self._step()
-                heartbeat.beat()
-            if self._puller.error is not None:
-                log.error("pulling from %s failed: %s", self._path, self._puller.error)
-                return 1
-            self._drain()
-            return 0
+            return run_until_stopped(
+                self._puller, self._path, self._stop, step=self._step, drain=self._drain
+            )
         finally:
-            heartbeat.clear()
             self._slots.close()
             log.info(
                 "worker stopped: %d completed, %d failed or timed out", self.completed, self.failed
