@@ -29,6 +29,14 @@ from tests.emulator import emulator_host as running_emulator
 pytestmark = pytest.mark.integration
 PROJECT = EMULATOR_DEFAULT_PROJECT
 STOP_TIMEOUT_SECONDS = 15
+ARTIFACTS = ROOT / "test-artifacts" / "integration"
+
+
+def save_report(name: str, report: str) -> None:
+    """A measured test's figures: printed, and kept in test-artifacts/integration/."""
+    print("\n" + report, end="")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / name).write_text(report)
 
 
 @pytest.fixture(scope="session")

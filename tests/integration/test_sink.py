@@ -20,13 +20,19 @@ from google.cloud import pubsub_v1
 from common.readings import Reading, random_reading
 from subscriber.config import DatabaseConfig
 from subscriber.store import Store, check_resolvable
-from tests.conftest import ROOT, message_ids, unavailable, wait_for
-from tests.integration.conftest import PROJECT, Service, Services, subscriptions_of, topic_path
+from tests.conftest import message_ids, unavailable, wait_for
+from tests.integration.conftest import (
+    PROJECT,
+    Service,
+    Services,
+    save_report,
+    subscriptions_of,
+    topic_path,
+)
 from tests.postgres import DATABASE, PASSWORD, USER, PostgresServer, PostgresUnavailable
 from tests.postgres import postgres_server as running_postgres
 
 pytestmark = pytest.mark.integration
-ARTIFACTS = ROOT / "test-artifacts" / "integration"
 
 
 @pytest.fixture
@@ -136,9 +142,7 @@ def test_every_reading_stored_once_through_a_database_outage(
         f"rows {len(ids)}, distinct {len(set(ids))}, missing {len(set(published) - set(ids))}, "
         f"stored lines {len(stored_lines)}, redeliveries found already stored {redeliveries}\n"
     )
-    print("\n" + report, end="")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "sink-outage.txt").write_text(report)
+    save_report("sink-outage.txt", report)
     status, _ = sink.terminate()
     assert status == 0, sink.details()
 

@@ -11,12 +11,11 @@ import pytest
 from google.cloud import pubsub_v1
 
 from common.tasks import Task
-from tests.conftest import ROOT, wait_for
-from tests.integration.conftest import PROJECT, Service, Services, topic_path
+from tests.conftest import wait_for
+from tests.integration.conftest import PROJECT, Service, Services, save_report, topic_path
 
 pytestmark = pytest.mark.integration
 COMPLETED = re.compile(r"completed task=(\S+) ")
-ARTIFACTS = ROOT / "test-artifacts" / "integration"
 
 
 def start_worker(services: Services, topic: str, **settings: str) -> Service:
@@ -103,9 +102,7 @@ def test_500_tasks_survive_a_worker_killed_mid_run(
         f"{sum(duplicates.values()) - len(duplicates)} duplicate completion(s) "
         f"{sorted(duplicates)}; completions per worker {per_worker}\n"
     )
-    print("\n" + report, end="")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "workqueue-sigkill.txt").write_text(report)
+    save_report("workqueue-sigkill.txt", report)
     assert set(counts) == expected
     assert all(n > 0 for n in per_worker), "the tasks were spread over the workers"
     # Nothing is left behind in the queue.
