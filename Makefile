@@ -31,12 +31,14 @@ $(VENV)/.installed: requirements-dev.lock
 	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
-# Re-resolve the locks after changing dependencies in pyproject.toml: the publisher's and
-# subscriber's images, the dashboard's image (plus its web server), and development.
+# Re-resolve the locks after changing dependencies in pyproject.toml: one per image (the
+# publisher's: the client only; the subscriber's: plus the sink's driver; the dashboard's:
+# plus its web server), and development.
 lock: $(VENV)/.installed
 	$(LOCK) --output-file requirements.lock pyproject.toml
+	$(LOCK) --extra sink --output-file requirements-subscriber.lock pyproject.toml
 	$(LOCK) --extra dashboard --output-file requirements-dashboard.lock pyproject.toml
-	$(LOCK) --extra dev --extra dashboard --output-file requirements-dev.lock pyproject.toml
+	$(LOCK) --extra dev --extra sink --extra dashboard --output-file requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

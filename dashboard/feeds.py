@@ -13,22 +13,18 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.subscriber.message import Message
 
-from common.naming import APP_LABEL, host_label, random_suffix, subscription_id
-from common.resources import (
-    SUBSCRIPTION_TTL,
-    delete_subscription,
-    ensure_subscription,
-    ensure_topic,
-)
+from common.messages import receipts
+from common.messages._json import utc_timestamp
+from common.pubsub import delete_subscription, ensure_subscription, ensure_topic
 from common.retry import ShutdownRequested
+from common.subscriptions import owned_request, random_suffix, subscription_id
 from dashboard.config import DashboardConfig
-from dashboard.grid import Event, Grid, InvalidReceipt, parse_receipts
+from dashboard.grid import Event, Grid
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +34,12 @@ MAX_OUTSTANDING = 1000
 FEEDS = ("messages", "receipts", "dead-letter")
 
 
-def now_text() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def dashboard_subscription_request(
     config: DashboardConfig, topic_id: str, host: str, suffix: str
 ) -> dict[str, Any]:
-    return {
-        "name": config.pubsub.subscription_path(
-            subscription_id(f"{topic_id}-dashboard", host, suffix)
-        ),
-        "topic": config.pubsub.topic_path_of(topic_id),
-        "labels": {"app": APP_LABEL, "role": "dashboard", "host": host_label(host)},
-        "expiration_policy": {"ttl": SUBSCRIPTION_TTL},
-    }
+    """One of the dashboard's own subscriptions, ``<topic>-dashboard-<host>-<suffix>``."""
+    name = subscription_id(f"{topic_id}-dashboard", host, suffix)
+    return owned_request(config.pubsub, name, topic_id, role="dashboard", host=host)
 
 
 class Feeds:
@@ -122,26 +109,26 @@ class Feeds:
 
     def _on_message(self, message: Message) -> None:
         message.ack()  # the dashboard only watches; nothing to retry
-        message_id, data, seen_at = message.message_id, message.data, now_text()
+        message_id, data, seen_at = message.message_id, message.data, utc_timestamp()
         log.debug("published message_id=%s", message_id)
         self._apply(lambda: self._grid.published(message_id, data, seen_at))
 
     def _on_receipt(self, message: Message) -> None:
         message.ack()
         try:
-            receipts = parse_receipts(message.data)
-        except InvalidReceipt as exc:
+            reported = receipts.decode(message.data)
+        except receipts.InvalidReceipt as exc:
             log.warning("ignored receipt message_id=%s: %s", message.message_id, exc)
             return
-        seen_at = now_text()
-        for receipt in receipts:
+        seen_at = utc_timestamp()
+        for receipt in reported:
             log.debug(
                 "receipt %s message_id=%s from %s",
                 receipt.kind,
                 receipt.message_id,
                 receipt.replica,
             )
-        self._apply(lambda: [event for r in receipts for event in self._grid.receipt(r, seen_at)])
+        self._apply(lambda: [event for r in reported for event in self._grid.receipt(r, seen_at)])
 
     def _on_dead_letter(self, message: Message) -> None:
         message.ack()

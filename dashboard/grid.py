@@ -11,76 +11,16 @@ receipt may come first, so either one creates a message's row.
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from common.channels import InvalidMessage, decode
+from common.messages.channels import InvalidMessage, decode
+from common.messages.receipts import Receipt
 
 Event = dict[str, Any]
 # Columns of replicas that left are kept for a while (the page greys them), not for ever.
 MAX_LEFT_REPLICAS = 10
-OUTCOMES = ("acked", "rejected")
-
-
-class InvalidReceipt(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Receipt:
-    kind: str  # "handled", "joined" or "left"
-    replica: str
-    subscription: str
-    at: str
-    message_id: str | None = None
-    outcome: str | None = None
-    delivery_attempt: int | None = None
-
-
-def parse_receipts(data: bytes) -> list[Receipt]:
-    """A receipt's body as one ``Receipt`` per message it reports (``joined`` and ``left``:
-    one with no message); see ``subscriber.receipts`` for the format."""
-    try:
-        body = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise InvalidReceipt("not UTF-8 JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidReceipt("not a JSON object")
-    kind, replica, subscription = body.get("kind"), body.get("replica"), body.get("subscription")
-    if kind not in ("handled", "joined", "left"):
-        raise InvalidReceipt(f"kind must be handled, joined or left, got {kind!r:.40}")
-    if not isinstance(replica, str) or not isinstance(subscription, str) or not subscription:
-        raise InvalidReceipt("replica and subscription must be strings")
-    if kind != "handled":
-        return [Receipt(kind, replica, subscription, str(body.get("at", "")))]
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise InvalidReceipt("a handled receipt needs a non-empty list of messages")
-    return [_handled(replica, subscription, entry) for entry in messages]
-
-
-def _handled(replica: str, subscription: str, entry: Any) -> Receipt:
-    if not isinstance(entry, dict):
-        raise InvalidReceipt("each handled message must be a JSON object")
-    message_id, outcome = entry.get("message_id"), entry.get("outcome")
-    attempt = entry.get("delivery_attempt")
-    if not isinstance(message_id, str) or not message_id:
-        raise InvalidReceipt("a handled message needs a message_id")
-    if outcome not in OUTCOMES:
-        raise InvalidReceipt(f"outcome must be acked or rejected, got {outcome!r:.40}")
-    if attempt is not None and (not isinstance(attempt, int) or isinstance(attempt, bool)):
-        raise InvalidReceipt("delivery_attempt must be an integer")
-    return Receipt(
-        "handled",
-        replica,
-        subscription,
-        str(entry.get("handled_at", "")),
-        message_id=message_id,
-        outcome=outcome,
-        delivery_attempt=attempt,
-    )
 
 
 @dataclass

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from common.config import PubSubConfig, read_choice, read_float
-from publisher.messages import MODES
+from publisher.sources import SOURCES
 
 DEFAULT_PUBLISH_INTERVAL_SECONDS = 5.0
 
@@ -25,7 +25,7 @@ class PublisherConfig:
     def from_env(cls, env: Mapping[str, str]) -> PublisherConfig:
         return cls(
             pubsub=PubSubConfig.from_env(env),
-            mode=read_choice(env, "PUBLISHER_MODE", "channels", MODES),
+            mode=read_choice(env, "PUBLISHER_MODE", "channels", SOURCES),
             publish_interval_seconds=read_float(
                 env,
                 "PUBLISH_INTERVAL_SECONDS",

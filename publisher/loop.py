@@ -12,10 +12,11 @@ from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
-from common.resources import ensure_topic
+from common.publishing import Publishes
+from common.pubsub import ensure_topic
 from common.retry import ShutdownRequested
 from publisher.config import PublisherConfig
-from publisher.messages import MODES, MessageFactory, Outgoing
+from publisher.sources import SOURCES, Outgoing, Source
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +41,14 @@ class Publisher:
         client: pubsub_v1.PublisherClient,
         topic_path: str,
         publisher_id: str,
-        make_message: MessageFactory,
+        source: Source,
     ) -> None:
         self._client = client
-        self._topic_path = topic_path
+        self._publishes = Publishes(client, topic_path, self._on_done)
         self._publisher_id = publisher_id
-        self._make_message = make_message
+        self._source = source
         self._rng = random.Random()
         self._sequence = 0
-        self._pending: set[futures.Future[str]] = set()
-        self._lock = threading.Lock()
         # Whether the latest publish to resolve succeeded; the health check reads it.
         self.last_publish_ok = True
         # Set when Pub/Sub says the topic does not exist (deleted, or an emulator that
@@ -58,15 +57,10 @@ class Publisher:
 
     def publish_next(self) -> None:
         self._sequence += 1
-        message = self._make_message(self._rng, self._sequence, self._publisher_id)
-        future = self._client.publish(self._topic_path, message.data, **message.attributes)
-        with self._lock:
-            self._pending.add(future)
-        future.add_done_callback(lambda done: self._on_done(done, message))
+        message = self._source(self._rng, self._sequence, self._publisher_id)
+        self._publishes.publish(message.data, message.attributes, message)
 
     def _on_done(self, future: futures.Future[str], message: Outgoing) -> None:
-        with self._lock:
-            self._pending.discard(future)
         try:
             message_id = future.result()
         except Exception as exc:  # the future carries the client's final error
@@ -92,17 +86,14 @@ class Publisher:
     def flush(self, timeout: float) -> bool:
         """Send what is batched, wait for every pending future; True if all succeeded."""
         self._client.stop()
-        with self._lock:
-            pending = set(self._pending)
-        if pending:
-            log.info("flushing %d pending publish(es)", len(pending))
-        done, not_done = futures.wait(pending, timeout=timeout)
-        failed = sum(1 for future in done if future.exception() is not None)
-        if not_done or failed:
+        if in_flight := self._publishes.in_flight():
+            log.info("flushing %d pending publish(es)", in_flight)
+        failed, unresolved = self._publishes.wait(timeout)
+        if unresolved or failed:
             log.error(
                 "flush incomplete: %d publish(es) failed, %d unresolved after %.1fs",
                 failed,
-                len(not_done),
+                unresolved,
                 timeout,
             )
             return False
@@ -119,7 +110,7 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
         log.info("stopped before the topic was ready")
         return 0
 
-    publisher = Publisher(client, config.pubsub.topic_path, publisher_id, MODES[config.mode])
+    publisher = Publisher(client, config.pubsub.topic_path, publisher_id, SOURCES[config.mode])
     log.info(
         "publishing %s to %s every %gs",
         config.mode,

@@ -1,1 +1,8 @@
-"""Receives every channel message on a subscription of its own, and deletes it on exit."""
+"""Consumes a topic in one of three modes, chosen by SUBSCRIPTION_MODE (``config``):
+
+- ``fanout/``: each replica owns a subscription and receives every message;
+- ``workqueue/``: replicas compete for the tasks of one shared subscription;
+- ``sink/``: replicas store every message of one shared subscription in PostgreSQL.
+
+The last two share ``unary_pull/``; the first and second share ``dead_letter``.
+"""

@@ -22,9 +22,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from subscriber.config import DatabaseConfig
-from subscriber.rows import ReadingRow, RejectRow, Rows, refused
-from subscriber.schema import Migration, load
+from subscriber.sink.config import DatabaseConfig
+from subscriber.sink.rows import ReadingRow, RejectRow, Rows, refused
+from subscriber.sink.schema import Migration, load
 
 log = logging.getLogger(__name__)
 

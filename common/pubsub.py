@@ -1,4 +1,5 @@
-"""Create the topics and subscriptions a service needs, tolerating that they exist.
+"""Pub/Sub admin calls: create the topics and subscriptions a service needs, tolerating
+that they exist, and delete a process's own subscription on its way out.
 
 Admin calls pass ``retry=None`` and a short timeout: ``call_until_ready`` owns the
 retrying, so a service waiting for the emulator still answers SIGTERM at once.
@@ -8,17 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
 from typing import Any
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
 from common.retry import ADMIN_CALL_TIMEOUT_SECONDS, UNAVAILABLE, call_until_ready
+from common.subscriptions import SUBSCRIPTION_TTL
 
-# The expiration of a subscription that belongs to one process (a replica, a dashboard):
-# the shortest Pub/Sub allows, a safety net for a process that dies without deleting it.
-SUBSCRIPTION_TTL = timedelta(days=1)
 # A delete on the way out gets one short try: shutdown has a budget, and the TTL is there.
 DELETE_TIMEOUT_SECONDS = 1.0
 
@@ -30,6 +28,9 @@ def ensure_topic(
     stop: threading.Event,
     logger: logging.Logger,
 ) -> None:
+    """Create the topic unless it exists, waiting while Pub/Sub is unreachable; raises
+    ``ShutdownRequested`` if ``stop`` is set first."""
+
     def create() -> None:
         try:
             publisher.create_topic(name=topic_path, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS)
@@ -52,6 +53,7 @@ def ensure_subscription(
 
     An existing subscription is kept as it is: its settings are not compared. With
     ``wait_for_topic``, a missing topic is waited for (another service creates it).
+    Raises ``ShutdownRequested`` if ``stop`` is set while waiting.
     """
 
     def create() -> None:

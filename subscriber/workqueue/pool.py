@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
-from common.tasks import Task, execute
+from common.messages.tasks import Task
+from subscriber.workqueue.work import execute
 
 _CONTEXT = multiprocessing.get_context("spawn")
 STOP_TIMEOUT_SECONDS = 2.0

@@ -9,23 +9,14 @@ from typing import Literal
 
 from google.cloud.pubsub_v1.subscriber.message import Message
 
-from common.channels import InvalidMessage, decode
+from common.messages.channels import InvalidMessage, decode
+from subscriber.dead_letter import rejection_fate
 
 log = logging.getLogger(__name__)
 
 # Told each message's outcome after its ack or nack: (message_id, outcome, delivery_attempt).
 # The replica publishes a receipt from it; tests pass a list's append.
 OutcomeListener = Callable[[str, Literal["acked", "rejected"], int | None], None]
-
-
-def rejection_fate(delivery_attempt: int | None, max_delivery_attempts: int) -> str:
-    """What happens to a nacked message next, for the log line."""
-    if delivery_attempt is None:  # the subscription has no dead-letter policy
-        return "nacked"
-    fate = f"nacked on attempt {delivery_attempt} of {max_delivery_attempts}"
-    if delivery_attempt >= max_delivery_attempts:
-        return f"{fate}: Pub/Sub now dead-letters it"
-    return fate
 
 
 class ChannelHandler:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from common.readings import InvalidReading, Reading, decode
+from common.messages.readings import InvalidReading, Reading, decode
 
 
 @dataclass(frozen=True)

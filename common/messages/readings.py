@@ -19,9 +19,9 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from common.channels import CONTENT_TYPE
+from common.messages import CONTENT_TYPE
+from common.messages._json import decode_object
 
 SCHEMA_VERSION = "1"
 MAX_DEVICE_LENGTH = 64
@@ -99,18 +99,9 @@ def random_reading(rng: random.Random, *, now: datetime | None = None) -> Readin
     )
 
 
-def _reject_constant(token: str) -> Any:
-    # NaN and Infinity are not JSON; Python's parser accepts them by default.
-    raise InvalidReading(f"not JSON: {token} is not a JSON number")
-
-
 def decode(data: bytes) -> Reading:
-    try:
-        body = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InvalidReading(f"not UTF-8 JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidReading(f"not a JSON object: {type(body).__name__}")
+    """Parse a reading, or raise ``InvalidReading`` saying what is wrong with it."""
+    body = decode_object(data, InvalidReading)
     missing = [
         key for key in ("device", "metric", "value", "unit", "measured_at") if key not in body
     ]

@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-CONTENT_TYPE = "application/json"
+from common.messages import CONTENT_TYPE
+from common.messages._json import decode_object, utc_timestamp
+
 SCHEMA_VERSION = "1"
 MAX_CHANNEL_NAME_LENGTH = 100
 
@@ -74,11 +76,10 @@ class ChannelMessage:
 def random_message(
     rng: random.Random, *, sequence: int, publisher: str, now: datetime | None = None
 ) -> ChannelMessage:
-    sent_at = (now or datetime.now(UTC)).isoformat(timespec="milliseconds")
     return ChannelMessage(
         channel=rng.choice(CATALOG),
         sequence=sequence,
-        sent_at=sent_at.replace("+00:00", "Z"),
+        sent_at=utc_timestamp(now),
         publisher=publisher,
     )
 
@@ -89,17 +90,7 @@ def decode(data: bytes) -> ChannelMessage:
     Unknown fields are ignored so that newer publishers can add some without breaking
     older subscribers.
     """
-    try:
-        body = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InvalidMessage("body is not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidMessage(f"body is not JSON ({exc.msg} at position {exc.pos})") from None
-    except RecursionError:
-        raise InvalidMessage("body is JSON nested too deeply") from None
-    if not isinstance(body, dict):
-        raise InvalidMessage(f"body is a JSON {type(body).__name__}, not an object")
-
+    body = decode_object(data, InvalidMessage)
     number = body.get("channel_number")
     # bool is a subclass of int; true is not a channel number.
     if not isinstance(number, int) or isinstance(number, bool) or number < 1:

@@ -1,6 +1,6 @@
 """The sink's migrations: numbered .sql files, found and ordered. Pure but for reading them.
 
-A migration is ``NNNN_what_it_does.sql`` in ``subscriber/migrations``; the number is its
+A migration is ``NNNN_what_it_does.sql`` in ``subscriber/sink/migrations``; the number is its
 version in the ``schema_migrations`` table. They apply in number order, each once.
 """
 

@@ -1,4 +1,4 @@
-"""What the publisher sends, by PUBLISHER_MODE. Pure: no I/O."""
+"""Message sources: what the publisher sends, by PUBLISHER_MODE. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from common.channels import random_message
-from common.readings import random_reading
-from common.tasks import demo_task
+from common.messages.channels import random_message
+from common.messages.readings import random_reading
+from common.messages.tasks import demo_task
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,9 @@ def reading_message(rng: random.Random, sequence: int, publisher_id: str) -> Out
     )
 
 
-MessageFactory = Callable[[random.Random, int, str], Outgoing]
-MODES: dict[str, MessageFactory] = {
+# (random generator, sequence number, publisher ID) -> the next message.
+Source = Callable[[random.Random, int, str], Outgoing]
+SOURCES: dict[str, Source] = {
     "channels": channel_message,
     "tasks": task_message,
     "readings": reading_message,

@@ -1,4 +1,4 @@
-"""Work-queue tasks: their wire format, the demo's task mix, and the work itself. Pure.
+"""Work-queue tasks: their wire format and the demo's task mix. Pure.
 
 A task message is UTF-8 JSON, for example::
 
@@ -9,18 +9,19 @@ Kinds:
   spin     keep a CPU busy for ``size`` seconds: a slow task, or a stuck one if long
   fail     raise an error: a handler that fails
 
-A worker in shared mode also accepts a channel message (see ``common.channels``) as a
-task of kind ``channel``, so the fan-out demo's topic can feed a work queue too.
+A worker in shared mode also accepts a channel message (see ``channels``) as a task of
+kind ``channel``, so the fan-out demo's topic can feed a work queue too. What a task does
+when it runs is the work queue's business: ``subscriber.workqueue.work``.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import time
 from dataclasses import dataclass
 
-from common import channels
+from common.messages import CONTENT_TYPE, channels
+from common.messages._json import decode_object
 
 # The kinds a task message may name, each with the largest size it accepts.
 MAX_SIZE = {"primes": 100_000_000, "spin": 86_400.0, "fail": 0.0}
@@ -53,7 +54,7 @@ class Task:
     def encode(self) -> tuple[bytes, dict[str, str]]:
         body = {"task_id": self.task_id, "kind": self.kind, "size": self.size}
         attributes = {
-            "content_type": channels.CONTENT_TYPE,
+            "content_type": CONTENT_TYPE,
             "schema_version": channels.SCHEMA_VERSION,
             "task_kind": self.kind,
         }
@@ -75,10 +76,10 @@ def demo_task(rng: random.Random, sequence: int) -> Task:
 
 def decode(data: bytes) -> Task:
     try:
-        body = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        body = None
-    if not isinstance(body, dict) or "task_id" not in body:
+        body = decode_object(data, InvalidTask)
+    except InvalidTask:
+        body = {}
+    if "task_id" not in body:
         return _channel_task(data)
     task_id, kind, size = body.get("task_id"), body.get("kind"), body.get("size", 0)
     if not isinstance(task_id, str) or not 0 < len(task_id) <= 100:
@@ -105,34 +106,3 @@ def _channel_task(data: bytes) -> Task:
     channel = message.channel
     task_id = "channel" if message.sequence is None else f"channel-{message.sequence}"
     return Task(task_id, "channel", note=f"{channel.number} {channel.name}")
-
-
-def execute(task: Task) -> str:
-    """Do the work; runs in a worker process. Returns a one-line result."""
-    if task.kind == "primes":
-        return f"{count_primes(int(task.size))} primes"
-    if task.kind == "spin":
-        end = time.monotonic() + task.size
-        spins = 0
-        while time.monotonic() < end:
-            spins += 1
-        return f"spun {spins} times"
-    if task.kind == "channel":
-        return f"channel {task.note}"
-    raise RuntimeError(f"task {task.task_id} asked to fail")
-
-
-def count_primes(limit: int) -> int:
-    """Deliberately plain trial division: the point is to keep a CPU busy."""
-    count = 0
-    for candidate in range(2, limit):
-        if candidate % 2 == 0 and candidate != 2:
-            continue
-        divisor = 3
-        while divisor * divisor <= candidate:
-            if candidate % divisor == 0:
-                break
-            divisor += 2
-        else:
-            count += 1
-    return count

@@ -1,0 +1,42 @@
+"""What every wire format shares: bytes to a JSON object, and one timestamp format. Pure."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+
+def _reject_constant(token: str) -> Any:
+    # NaN and Infinity are not JSON, though Python's parser accepts them by default.
+    raise ValueError(f"{token} is not a JSON number")
+
+
+def decode_object(data: bytes, error: type[ValueError]) -> dict[str, Any]:
+    """The body as a JSON object, or ``error`` saying why it is not one.
+
+    Raises ``error`` for a body that is not UTF-8, not JSON (``NaN`` and ``Infinity``
+    included), nested too deeply for the parser, or a JSON value other than an object.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise error("body is not UTF-8") from None
+    try:
+        body = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise error(f"body is not JSON ({exc.msg} at position {exc.pos})") from None
+    except RecursionError:
+        raise error("body is JSON nested too deeply") from None
+    except ValueError as exc:
+        raise error(f"body is not JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise error(f"body is a JSON {type(body).__name__}, not an object")
+    return body
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """``moment`` (default: now) in UTC as ISO 8601 with milliseconds and a ``Z``:
+    ``2026-11-25T18:00:00.123Z``, the form of every timestamp the stack writes."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

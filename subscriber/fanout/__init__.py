@@ -1,0 +1,1 @@
+"""Fan-out: each replica owns a subscription, so every replica receives every message."""

@@ -1,0 +1,1 @@
+"""The durable sink: every message stored in PostgreSQL, acked only after the commit."""

@@ -1,0 +1,237 @@
+"""Sink mode: store every message in PostgreSQL, and ack it only once that is committed.
+
+Replicas share one durable subscription (``<topic>-sink``) and pull with unary Pull
+(``subscriber.unary_pull``). Each batch in hand becomes rows (``rows``): readings, and
+rejects for messages that are not readings; both go in one transaction (``store``), and
+the whole batch is acked after the commit. A bad message is stored as a reject and
+acked, so it is never retried forever and never holds up the good ones.
+
+While the database is unavailable the sink never nacks: a nack counts a delivery
+attempt and hands the message straight back, to be pulled again and fail again. It
+keeps the batch in hand instead, renews its leases, pulls nothing more, and retries with
+capped exponential backoff (``outage``), reconnecting each time. Every write is
+idempotent (keyed by the message ID), so a message that does come back (a lapsed lease, a
+sink killed after its commit but before its ack) adds no second row.
+
+Threads: the puller thread only pulls; the main thread writes, acks, renews leases and
+beats the heartbeat, which it keeps doing while the database is down: the sink is alive
+and holding the data, which is its job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from google.cloud import pubsub_v1
+from google.pubsub_v1.types import ReceivedMessage
+
+from common.health import HEARTBEAT_INTERVAL_SECONDS
+from common.pubsub import ensure_subscription, ensure_topic
+from common.retry import ShutdownRequested
+from common.subscriptions import durable_request
+from subscriber.sink.config import SinkConfig
+from subscriber.sink.outage import Outage
+from subscriber.sink.rows import Incoming, Rows, split
+from subscriber.sink.store import Store, Written, describe_error
+from subscriber.unary_pull.leaser import Leaser
+from subscriber.unary_pull.loop import run_until_stopped
+from subscriber.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
+
+log = logging.getLogger(__name__)
+
+
+def subscription_request(config: SinkConfig) -> dict[str, Any]:
+    """One durable subscription all sinks share, with no dead-letter policy.
+
+    The sink never nacks, and stores what it cannot parse in its rejects table and acks
+    it, so delivery attempts grow only when leases lapse (a sink killed, or stalled past
+    its lease). A dead-letter policy would then move good readings out of the database's
+    way for good after a long outage with restarting sinks; without one they wait in the
+    subscription (up to its 7-day retention).
+    """
+    pubsub = config.pubsub
+    request = durable_request(pubsub, config.subscription_id, pubsub.topic_id, role="sink")
+    request["ack_deadline_seconds"] = config.ack_deadline_seconds
+    return request
+
+
+def run(config: SinkConfig, stop: threading.Event) -> int:
+    """Provision the subscription, then store until ``stop``; the exit status."""
+    request = subscription_request(config)
+    with pubsub_v1.SubscriberClient() as subscriber:
+        try:
+            # The sinks provision their subscription, so that readings published before
+            # any sink has run wait in it rather than go nowhere.
+            ensure_topic(
+                pubsub_v1.PublisherClient(), config.pubsub.topic_path, stop=stop, logger=log
+            )
+            ensure_subscription(subscriber, request, stop=stop, logger=log, wait_for_topic=True)
+        except ShutdownRequested:
+            log.info("stopped before subscribing")
+            return 0
+        return Sink(subscriber, request["name"], config, stop).run()
+
+
+@dataclass(frozen=True)
+class Held:
+    """A message in hand: pulled and leased, not yet stored."""
+
+    ack_id: str
+    message: Incoming
+
+
+def held(received: ReceivedMessage) -> Held:
+    message = received.message
+    incoming = Incoming(
+        message_id=message.message_id,
+        data=bytes(message.data),
+        attributes=dict(message.attributes),
+        publish_time=message.publish_time,
+        received_at=datetime.now(UTC),
+    )
+    return Held(received.ack_id, incoming)
+
+
+class Sink:
+    def __init__(
+        self,
+        subscriber: pubsub_v1.SubscriberClient,
+        path: str,
+        config: SinkConfig,
+        stop: threading.Event,
+    ) -> None:
+        self._path = path
+        self._config = config
+        self._stop = stop
+        self._store = Store(config.database)
+        # One permit per message in hand: a batch never outgrows batch_size.
+        self._leaser = Leaser(
+            subscriber, path, lease_seconds=config.ack_deadline_seconds, capacity=config.batch_size
+        )
+        self._puller = Puller(subscriber, path, self._leaser, stop)
+        # Nothing is pulled before the database is reachable and its schema up to date.
+        self._puller.paused.set()
+        self._held: list[Held] = []
+        self._connected = False
+        self._outage = Outage(config.retry_max_seconds)
+        self.stored = 0
+        self.rejected = 0
+        self.already_stored = 0
+
+    def run(self) -> int:
+        log.info(
+            "storing messages from %s in PostgreSQL at %s: batches of up to %d, lease %ds",
+            self._path,
+            self._config.database.describe(),
+            self._config.batch_size,
+            self._config.ack_deadline_seconds,
+        )
+        try:
+            return run_until_stopped(
+                self._puller, self._path, self._stop, step=self._step, drain=self._drain
+            )
+        finally:
+            self._store.close()
+            log.info(
+                "sink stopped: %d stored, %d rejected, %d already stored; %d left unacked",
+                self.stored,
+                self.rejected,
+                self.already_stored,
+                len(self._held),
+            )
+
+    def _step(self) -> None:
+        due = self._held or not self._connected
+        wake_at = self._leaser.next_renewal
+        if due:
+            wake_at = min(wake_at, self._outage.next_attempt)
+        self._puller.wait(min(max(wake_at - time.monotonic(), 0.0), HEARTBEAT_INTERVAL_SECONDS))
+        self._held.extend(held(received) for received in self._puller.take())
+        if (self._held or not self._connected) and time.monotonic() >= self._outage.next_attempt:
+            self._attempt()
+        self._leaser.renew_if_due()
+
+    def _attempt(self) -> bool:
+        """Store what is in hand (or just connect); True once committed and acked."""
+        batch = list(self._held)
+        rows = split([entry.message for entry in batch])
+        try:
+            if batch:
+                written = self._store.write(rows)
+            else:
+                self._store.connect()
+                written = Written()
+        except psycopg.Error as exc:
+            self._store.close()
+            # Hold what is in hand; take nothing more until the database is back.
+            self._puller.paused.set()
+            self._outage.failed(describe_error(exc), len(self._held))
+            return False
+        if not self._connected:
+            self._connected = True
+            log.info("connected to PostgreSQL at %s", self._config.database.describe())
+        self._outage.succeeded(len(batch))
+        self._puller.paused.clear()
+        self._report(rows, written)
+        self._leaser.ack([entry.ack_id for entry in batch])
+        del self._held[: len(batch)]
+        return True
+
+    def _report(self, rows: Rows, written: Written) -> None:
+        """One line per message, after the commit: where it went."""
+        refused = {reject.message.message_id: reject for reject in written.refused}
+        for row in rows.readings:
+            message_id = row.message.message_id
+            if message_id in written.readings:
+                self.stored += 1
+                log.info(
+                    "stored message_id=%s %s measured_at=%s",
+                    message_id,
+                    row.reading.describe(),
+                    row.reading.measured_at.isoformat(),
+                )
+            elif message_id in refused:
+                self._rejected(message_id, refused[message_id].reason)
+            else:
+                self.already_stored += 1
+                log.info("message_id=%s was already stored (a redelivery)", message_id)
+        for reject in rows.rejects:
+            message_id = reject.message.message_id
+            if message_id in written.rejects:
+                self._rejected(message_id, reject.reason)
+            else:
+                self.already_stored += 1
+                log.info("message_id=%s was already in rejects (a redelivery)", message_id)
+
+    def _rejected(self, message_id: str, reason: str) -> None:
+        self.rejected += 1
+        log.warning("rejected message_id=%s: %s; kept in table rejects", message_id, reason)
+
+    def _drain(self) -> None:
+        """SIGTERM: pull no more; store and ack what is in hand if the database allows
+        within the drain budget, else leave it unacked: Pub/Sub redelivers it when its
+        lease lapses, and storing it again is idempotent."""
+        self._puller.join(PULL_TIMEOUT_SECONDS + 1)  # the puller nacks a late pull itself
+        self._held.extend(held(received) for received in self._puller.take())
+        if not self._held:
+            return
+        deadline = time.monotonic() + self._config.drain_seconds
+        log.info(
+            "stopping: %d message(s) in hand; trying to store them for up to %gs",
+            len(self._held),
+            self._config.drain_seconds,
+        )
+        while self._held and time.monotonic() < deadline:
+            if self._attempt():
+                return
+            time.sleep(max(min(self._outage.next_attempt, deadline) - time.monotonic(), 0.0))
+        log.warning(
+            "leaving %d message(s) unacked: Pub/Sub redelivers them when their lease lapses",
+            len(self._held),
+        )

@@ -1,0 +1,1 @@
+"""The work queue: replicas are competing workers on one shared subscription."""

@@ -1,0 +1,45 @@
+"""Work-queue mode's settings (SUBSCRIPTION_MODE=shared)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from common.config import PubSubConfig, read_float, read_int, read_resource_id
+from subscriber.dead_letter import DeadLetterConfig
+
+
+@dataclass(frozen=True)
+class WorkQueueConfig:
+    pubsub: PubSubConfig
+    dead_letter: DeadLetterConfig
+    # The one subscription every worker pulls from; it outlives them.
+    subscription_id: str
+    worker_processes: int
+    # A task still running after this long is terminated and its message nacked.
+    task_deadline_seconds: float
+    # The lease a worker takes on each message, renewed while its task runs.
+    ack_deadline_seconds: int
+    # On SIGTERM, how long tasks in hand may run on before they are nacked.
+    drain_seconds: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WorkQueueConfig:
+        """Raises ``ConfigError`` naming the first bad variable."""
+        pubsub = PubSubConfig.from_env(env)
+        return cls(
+            pubsub=pubsub,
+            dead_letter=DeadLetterConfig.from_env(env, pubsub.topic_id),
+            subscription_id=read_resource_id(env, "SUBSCRIPTION_ID", f"{pubsub.topic_id}-workers"),
+            # The CPUs this process may run on (a container's cpuset included).
+            worker_processes=read_int(
+                env, "WORKER_PROCESSES", len(os.sched_getaffinity(0)), minimum=1, maximum=256
+            ),
+            task_deadline_seconds=read_float(
+                env, "TASK_DEADLINE_SECONDS", 60.0, minimum=1, maximum=86_400
+            ),
+            # Pub/Sub accepts 10 to 600.
+            ack_deadline_seconds=read_int(env, "ACK_DEADLINE_SECONDS", 30, minimum=10, maximum=600),
+            drain_seconds=read_float(env, "DRAIN_SECONDS", 10.0, minimum=0, maximum=3600),
+        )
