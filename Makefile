@@ -35,7 +35,7 @@ $(VENV)/.installed: requirements-dev.lock
 # publisher's: the client only; the subscriber's: plus the sink's driver; the dashboard's:
 # plus its web server), and development.
 lock: $(VENV)/.installed
-	$(LOCK) --output-file requirements.lock pyproject.toml
+	$(LOCK) --output-file requirements-publisher.lock pyproject.toml
 	$(LOCK) --extra sink --output-file requirements-subscriber.lock pyproject.toml
 	$(LOCK) --extra dashboard --output-file requirements-dashboard.lock pyproject.toml
 	$(LOCK) --extra dev --extra sink --extra dashboard --output-file requirements-dev.lock pyproject.toml

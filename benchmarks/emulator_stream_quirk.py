@@ -25,7 +25,7 @@ from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
 from common.config import EMULATOR_DEFAULT_PROJECT
-from tests.emulator import emulator_host
+from tests.support.emulator import emulator_host
 
 # The consumer that goes away, as a script: argv is KIND ENDING HOLD (see SCENARIOS);
 # SUBSCRIPTION is set in its environment.

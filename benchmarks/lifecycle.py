@@ -12,92 +12,35 @@ each one's exit status, and whether the subscriber's subscription is gone afterw
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
 import statistics
-import subprocess
 import time
-import urllib.request
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from common.config import EMULATOR_DEFAULT_PROJECT
-from tests.emulator import free_port
+from tests.support.compose import OVERRIDES, Stack, docker, inspect, logs, new_stack
 
-ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "pubsub-fanout-bench"
-FILES = ("docker-compose.yml", "tests/e2e/compose.build-on-host-network.yml")
 # Lines of `docker logs --timestamps`: Docker's time first, then the service's own line.
 EMULATOR_UP = re.compile(r"^(\S+) .*Server started, listening on", re.M)
 LISTENING = re.compile(
-    r"^(\S+) .*subscriber\.lifecycle: listening on projects/[^/]+/subscriptions/(\S+)", re.M
+    r"^(\S+) .*subscriber\.fanout\.replica: listening on projects/[^/]+/subscriptions/(\S+)", re.M
 )
-RECEIVED = re.compile(r"^(\S+) .*subscriber\.handler: received message_id=", re.M)
+RECEIVED = re.compile(r"^(\S+) .*subscriber\.fanout\.handler: received message_id=", re.M)
 TIMEOUT_SECONDS = 180
 
 
-def compose_command() -> list[str]:
-    v2 = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
-    return ["docker", "compose"] if v2.returncode == 0 else ["docker-compose"]
-
-
-class Stack:
-    def __init__(self, interval: float) -> None:
-        self.port = free_port()
-        self.env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("PUBSUB_", "GCP_", "PUBLISH_", "COMPOSE_"))
-        }
-        self.env.update(
-            PUBSUB_EMULATOR_PORT=str(self.port),
-            PUBLISH_INTERVAL_SECONDS=str(interval),
-        )
-        files = [arg for name in FILES for arg in ("-f", name)]
-        self.compose = [*compose_command(), "-p", PROJECT, *files]
-
-    def __call__(self, *args: str) -> str:
-        result = subprocess.run(
-            [*self.compose, *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"compose {' '.join(args)} failed:\n{result.stderr}")
-        return result.stdout
-
-    def containers(self, service: str) -> list[str]:
-        return self("ps", "-q", service).split()
-
-    def subscriptions(self) -> list[str]:
-        url = f"http://127.0.0.1:{self.port}/v1/projects/{EMULATOR_DEFAULT_PROJECT}/subscriptions"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            listing = json.load(response)
-        return [sub["name"].rsplit("/", 1)[1] for sub in listing.get("subscriptions", [])]
-
-
-def docker(*args: str) -> str:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=120, check=True
-    ).stdout
+def bench_stack(interval: float) -> Stack:
+    """The fan-out stack as `docker compose up` starts it (no scale, no profile), with
+    only the host-network build override (no postgres in it)."""
+    stack = new_stack(PROJECT, {"PUBLISH_INTERVAL_SECONDS": str(interval)})
+    stack.files = ("docker-compose.yml", OVERRIDES[0])
+    return stack
 
 
 def log_of(container: str) -> str:
-    result = subprocess.run(
-        ["docker", "logs", "--timestamps", container],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return result.stdout + result.stderr
+    return logs(container, timestamps=True)
 
 
 def docker_time(stamp: str) -> float:
@@ -141,12 +84,12 @@ def stop(container: str) -> dict[str, Any]:
     docker("stop", container)
     return {
         "seconds": round(time.monotonic() - started, 2),
-        "exit_code": int(docker("inspect", "--format", "{{.State.ExitCode}}", container)),
+        "exit_code": int(inspect(container, "{{.State.ExitCode}}")),
     }
 
 
 def one_run(interval: float) -> dict[str, Any]:
-    stack = Stack(interval)
+    stack = bench_stack(interval)
     stack("down", "--volumes", "--remove-orphans")
     try:
         started = time.time()
@@ -169,7 +112,7 @@ def one_run(interval: float) -> dict[str, Any]:
 
 
 def measure(intervals: tuple[float, ...] = (5, 1), repeats: int = 2) -> dict[str, Any]:
-    Stack(1)("build")
+    bench_stack(1)("build")
     runs = [one_run(interval) for interval in intervals for _ in range(repeats)]
     startup = {
         str(interval): round(

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -22,19 +20,14 @@ from pathlib import Path
 from google.cloud import pubsub_v1
 
 from common.config import EMULATOR_DEFAULT_PROJECT
-from common.tasks import Task, count_primes
-from tests.emulator import emulator_host
+from common.messages.tasks import Task
+from subscriber.workqueue.work import count_primes
+from tests.support.emulator import emulator_host
+from tests.support.environment import clean_env
+from tests.support.processes import ServiceProcess
+from tests.support.waiting import wait_for
 
-ROOT = Path(__file__).resolve().parents[1]
 COMPLETED = re.compile(r"completed task=\S+ ")
-
-
-def wait_for_log(path: Path, pattern: str, count: int = 1, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while len(re.findall(pattern, path.read_text())) < count:
-        if time.monotonic() > deadline:
-            sys.exit(f"timed out waiting for {count} x {pattern!r} in {path}:\n{path.read_text()}")
-        time.sleep(0.05)
 
 
 def run(host: str, processes: int, tasks: int, size: int, workdir: Path) -> float:
@@ -44,20 +37,16 @@ def run(host: str, processes: int, tasks: int, size: int, workdir: Path) -> floa
     publisher = pubsub_v1.PublisherClient()
     topic_path = publisher.topic_path(EMULATOR_DEFAULT_PROJECT, topic)
     publisher.create_topic(name=topic_path)
-    log = workdir / f"worker-{processes}.log"
-    env = {
-        **os.environ,
-        "PUBSUB_TOPIC": topic,
-        "SUBSCRIPTION_MODE": "shared",
-        "WORKER_PROCESSES": str(processes),
-        "HEARTBEAT_FILE": str(workdir / "heartbeat"),
-    }
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "subscriber"], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
+    env = clean_env(
+        PUBSUB_EMULATOR_HOST=host,
+        PUBSUB_TOPIC=topic,
+        SUBSCRIPTION_MODE="shared",
+        WORKER_PROCESSES=str(processes),
+        HEARTBEAT_FILE=str(workdir / "heartbeat"),
+    )
+    worker = ServiceProcess("subscriber", env, workdir / f"worker-{processes}.log")
     try:
-        wait_for_log(log, r"working on ")
+        worker.wait_for_log(r"working on ", timeout=60)
         time.sleep(1)  # the worker processes are spawned
         started = time.monotonic()
         futures = []
@@ -66,11 +55,16 @@ def run(host: str, processes: int, tasks: int, size: int, workdir: Path) -> floa
             futures.append(publisher.publish(topic_path, data, **attributes))
         for future in futures:
             future.result(timeout=60)
-        wait_for_log(log, COMPLETED.pattern, tasks)
+        wait_for(
+            lambda: len(COMPLETED.findall(worker.log())) >= tasks,
+            timeout=600,
+            what=f"{tasks} completed tasks",
+            details=worker.details,
+        )
         return time.monotonic() - started
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        worker.stop(timeout=30)
+        worker.close()
         publisher.delete_topic(topic=topic_path)
 
 

@@ -85,6 +85,46 @@ class Lease:
     started: float
     deadline: float
 
+    def fate(self, max_delivery_attempts: int) -> str:
+        """What happens to the message once nacked, for the log line."""
+        return rejection_fate(self.delivery_attempt, max_delivery_attempts)
+
+
+def log_started(lease: Lease, slot: int, max_delivery_attempts: int) -> None:
+    log.debug(
+        "started %s message_id=%s in process %d, delivery attempt %s",
+        lease.task.describe(),
+        lease.message_id,
+        slot,
+        lease.delivery_attempt,
+    )
+    if lease.delivery_attempt is not None and lease.delivery_attempt > 1:
+        log.info(
+            "retrying %s message_id=%s: delivery attempt %d of %d",
+            lease.task.describe(),
+            lease.message_id,
+            lease.delivery_attempt,
+            max_delivery_attempts,
+        )
+
+
+def log_renewals(leases: list[Lease], leaser: Leaser, deadline_seconds: float) -> None:
+    now = time.monotonic()
+    for lease in leases:
+        running = now - lease.started
+        # Tasks that have run for a while are the interesting ones; a task that happened
+        # to start a moment ago is renewed quietly.
+        level = logging.INFO if running >= leaser.renew_every else logging.DEBUG
+        log.log(
+            level,
+            "lease extended by %ds: %s message_id=%s running %.0fs of its %gs deadline",
+            leaser.lease_seconds,
+            lease.task.describe(),
+            lease.message_id,
+            running,
+            deadline_seconds,
+        )
+
 
 class Worker:
     def __init__(
@@ -96,6 +136,7 @@ class Worker:
     ) -> None:
         self._path = path
         self._config = config
+        self._max_attempts = config.dead_letter.max_delivery_attempts
         self._stop = stop
         self._slots = ProcessSlots(config.worker_processes)
         # One permit per worker process: the puller takes no more than there are free.
@@ -128,7 +169,7 @@ class Worker:
     def _step(self) -> None:
         now = time.monotonic()
         deadlines = (lease.deadline for lease in self._leases.values())
-        soonest = min(self._leaser.next_renewal, *deadlines)
+        soonest = min([self._leaser.next_renewal, *deadlines])
         timeout = min(max(soonest - now, 0.0), HEARTBEAT_INTERVAL_SECONDS)
         for number, outcome in self._slots.wait(timeout, wake=self._puller.wake_reader):
             self._finish(number, outcome)
@@ -136,7 +177,8 @@ class Worker:
             self._start(received)
         self._stop_overdue()
         if self._leaser.renew_if_due():
-            self._log_renewals()
+            leases = list(self._leases.values())
+            log_renewals(leases, self._leaser, self._config.task_deadline_seconds)
 
     def _start(self, received: ReceivedMessage) -> None:
         message = received.message
@@ -151,31 +193,16 @@ class Worker:
                 "rejected message_id=%s: %s; %s",
                 message.message_id,
                 exc,
-                rejection_fate(attempt, self._config.dead_letter.max_delivery_attempts),
+                rejection_fate(attempt, self._max_attempts),
             )
             self._leaser.nack([received.ack_id])
             return
         number = self._slots.start(task)
-        log.debug(
-            "started %s message_id=%s in process %d, delivery attempt %s",
-            task.describe(),
-            message.message_id,
-            number,
-            attempt,
-        )
         now = time.monotonic()
         deadline = now + self._config.task_deadline_seconds
-        self._leases[number] = Lease(
-            received.ack_id, message.message_id, task, attempt, now, deadline
-        )
-        if attempt is not None and attempt > 1:
-            log.info(
-                "retrying %s message_id=%s: delivery attempt %d of %d",
-                task.describe(),
-                message.message_id,
-                attempt,
-                self._config.dead_letter.max_delivery_attempts,
-            )
+        lease = Lease(received.ack_id, message.message_id, task, attempt, now, deadline)
+        self._leases[number] = lease
+        log_started(lease, number, self._max_attempts)
 
     def _finish(self, number: int, outcome: Outcome) -> None:
         lease = self._leases.pop(number)
@@ -201,7 +228,7 @@ class Worker:
             lease.message_id,
             seconds,
             outcome.text,
-            self._fate(lease),
+            lease.fate(self._max_attempts),
         )
 
     def _stop_overdue(self) -> None:
@@ -219,29 +246,7 @@ class Worker:
                 lease.task.describe(),
                 lease.message_id,
                 self._config.task_deadline_seconds,
-                self._fate(lease),
-            )
-
-    def _fate(self, lease: Lease) -> str:
-        return rejection_fate(
-            lease.delivery_attempt, self._config.dead_letter.max_delivery_attempts
-        )
-
-    def _log_renewals(self) -> None:
-        now = time.monotonic()
-        for lease in self._leases.values():
-            running = now - lease.started
-            # Tasks that have run for a while are the interesting ones; a task that
-            # happened to start a moment ago is renewed quietly.
-            level = logging.INFO if running >= self._leaser.renew_every else logging.DEBUG
-            log.log(
-                level,
-                "lease extended by %ds: %s message_id=%s running %.0fs of its %gs deadline",
-                self._leaser.lease_seconds,
-                lease.task.describe(),
-                lease.message_id,
-                running,
-                self._config.task_deadline_seconds,
+                lease.fate(self._max_attempts),
             )
 
     def _drain(self) -> None:

@@ -17,10 +17,12 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from common.channels import Channel, ChannelMessage
 from common.config import EMULATOR_DEFAULT_PROJECT
-from tests.conftest import unavailable, wait_for
-from tests.e2e.conftest import ARTIFACTS, Stack, all_healthy, docker, logs, running_stack
+from common.messages.channels import Channel, ChannelMessage
+from tests.conftest import unavailable
+from tests.e2e.conftest import ARTIFACTS, stack_for_test
+from tests.support.compose import Stack, docker, logs, running_stack
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 REPLICAS = 2
@@ -31,14 +33,10 @@ MAX_SECONDS_TO_PAGE = 2.0
 
 @pytest.fixture(scope="module")
 def stack(project_copy: Path) -> Iterator[Stack]:
-    with running_stack(
-        project_copy,
-        "pubsub-dashboard-e2e",
-        {"PUBLISH_INTERVAL_SECONDS": "1"},
-        ready=("subscriber", REPLICAS),
-    ) as running:
+    new = stack_for_test(project_copy, "pubsub-dashboard-e2e", {"PUBLISH_INTERVAL_SECONDS": "1"})
+    with running_stack(new, ready=("subscriber", REPLICAS), artifacts=ARTIFACTS) as running:
         wait_for(
-            lambda: all_healthy(running, "dashboard", 1),
+            lambda: running.all_healthy("dashboard", 1),
             timeout=60,
             interval=0.5,
             what="a healthy dashboard",

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from tests.conftest import message_ids, wait_for
-from tests.e2e.conftest import Stack, docker, inspect, logs
+from tests.support.compose import Stack, docker, inspect, logs
+from tests.support.logs import message_ids
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 OUTAGE_SECONDS = 15

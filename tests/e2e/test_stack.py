@@ -14,8 +14,10 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from tests.conftest import ROOT, message_ids, wait_for
-from tests.e2e.conftest import Stack, docker, inspect, logs
+from tests.support import ROOT
+from tests.support.compose import Stack, docker, inspect, logs
+from tests.support.logs import message_ids
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 # The images must stay under 250 MB. Here the base may be a local stand-in for the official

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from tests.conftest import wait_for
-from tests.e2e.conftest import Stack, docker, inspect, logs
+from tests.support.compose import Stack, docker, inspect, logs
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

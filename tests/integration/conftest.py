@@ -8,11 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,13 +17,15 @@ from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
 from common.config import EMULATOR_DEFAULT_PROJECT
-from tests.conftest import ROOT, unavailable, wait_for
-from tests.emulator import Emulator, EmulatorUnavailable
-from tests.emulator import emulator_host as running_emulator
+from tests.conftest import unavailable
+from tests.support import ROOT
+from tests.support.emulator import Emulator, EmulatorUnavailable
+from tests.support.emulator import emulator_host as running_emulator
+from tests.support.environment import clean_env
+from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.integration
 PROJECT = EMULATOR_DEFAULT_PROJECT
-STOP_TIMEOUT_SECONDS = 15
 ARTIFACTS = ROOT / "test-artifacts" / "integration"
 
 
@@ -132,73 +129,22 @@ def created_topic(topic: str, publisher_client: pubsub_v1.PublisherClient) -> st
     return topic
 
 
-class Service:
-    """``python -m publisher`` or ``python -m subscriber``, as its container runs it."""
-
-    def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
-        self.module = module
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", module],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def details(self) -> str:
-        return f"--- {self.module} log ({self.log_path}) ---\n{self.log()}"
-
-    def wait_for_log(self, pattern: str, timeout: float = 30) -> re.Match[str]:
-        return wait_for(
-            lambda: re.search(pattern, self.log()),
-            timeout=timeout,
-            what=f"{pattern!r} in the {self.module} log",
-            details=self.details,
-        )
-
-    def terminate(self) -> tuple[int, float]:
-        """SIGTERM, as `docker stop` sends; the exit status and seconds it took."""
-        started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            status = self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise AssertionError(f"{self.module} ignored SIGTERM\n{self.details()}") from None
-        return status, time.monotonic() - started
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        self._log.close()
-
-
 class Services:
     def __init__(self, emulator_host: str, tmp_path: Path) -> None:
         self.emulator_host = emulator_host
         self.tmp_path = tmp_path
-        self.started: list[Service] = []
+        self.started: list[ServiceProcess] = []
 
-    def start(self, module: str, topic: str, **settings: str) -> Service:
+    def start(self, module: str, topic: str, **settings: str) -> ServiceProcess:
+        """``python -m module`` on the emulator and ``topic``, in a clean environment."""
         index = len(self.started)
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("PUBSUB_", "GCP_", "GOOGLE_", "PUBLISH_"))
-        }
-        env.update(
+        env = clean_env(
             PUBSUB_EMULATOR_HOST=self.emulator_host,
             PUBSUB_TOPIC=topic,
             HEARTBEAT_FILE=str(self.tmp_path / f"heartbeat-{index}"),
             **settings,
         )
-        service = Service(module, env, self.tmp_path / f"{module}-{index}.log")
+        service = ServiceProcess(module, env, self.tmp_path / f"{module}-{index}.log")
         self.started.append(service)
         return service
 

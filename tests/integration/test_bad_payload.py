@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from google.cloud import pubsub_v1
 
-from common.channels import Channel, ChannelMessage
-from tests.conftest import wait_for
+from common.messages.channels import Channel, ChannelMessage
 from tests.integration.conftest import PROJECT, Services, topic_path
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 MAX_DELIVERY_ATTEMPTS = 5

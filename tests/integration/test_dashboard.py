@@ -16,9 +16,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from common.channels import Channel, ChannelMessage
-from tests.emulator import free_port
-from tests.integration.conftest import Service, Services, subscriptions_of, topic_path
+from common.messages.channels import Channel, ChannelMessage
+from tests.integration.conftest import Services, subscriptions_of, topic_path
+from tests.support.emulator import free_port
+from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.integration
 Event = dict[str, Any]
@@ -86,7 +87,7 @@ def sockets() -> Iterator[contextlib.ExitStack]:
         yield stack
 
 
-def start_dashboard(services: Services, topic: str, **settings: str) -> tuple[Service, int]:
+def start_dashboard(services: Services, topic: str, **settings: str) -> tuple[ServiceProcess, int]:
     port = free_port()
     dashboard = services.start("dashboard", topic, DASHBOARD_LISTEN_PORT=str(port), **settings)
     dashboard.wait_for_log(r"listening on \S+-dead-letter-dashboard-")

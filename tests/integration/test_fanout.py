@@ -8,15 +8,17 @@ from functools import partial
 import pytest
 from google.cloud import pubsub_v1
 
-from tests.conftest import message_ids, wait_for
-from tests.integration.conftest import Service, Services, subscriptions_of
+from tests.integration.conftest import Services, subscriptions_of
+from tests.support.logs import message_ids
+from tests.support.processes import ServiceProcess
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 REPLICAS = 3
 MESSAGES = 30
 
 
-def received_all(replica: Service, message_ids_: list[str]) -> bool:
+def received_all(replica: ServiceProcess, message_ids_: list[str]) -> bool:
     return set(message_ids_) <= set(message_ids(replica.log(), "received"))
 
 

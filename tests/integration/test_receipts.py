@@ -7,9 +7,9 @@ from typing import Any
 
 from google.cloud import pubsub_v1
 
-from subscriber.receipts import ReceiptSender
-from tests.conftest import wait_for
+from subscriber.fanout.receipts import ReceiptSender
 from tests.integration.conftest import PROJECT, topic_path
+from tests.support.waiting import wait_for
 
 
 def test_handled_messages_go_out_gathered_and_before_the_replica_leaves(

@@ -8,8 +8,9 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
-from tests.conftest import message_ids, wait_for
 from tests.integration.conftest import Services, subscriptions_of, topic_path
+from tests.support.logs import message_ids
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -17,20 +17,22 @@ import psycopg
 import pytest
 from google.cloud import pubsub_v1
 
-from common.readings import Reading, random_reading
-from subscriber.config import DatabaseConfig
-from subscriber.store import Store, check_resolvable
-from tests.conftest import message_ids, unavailable, wait_for
+from common.messages.readings import Reading, random_reading
+from subscriber.sink.config import DatabaseConfig
+from subscriber.sink.store import Store, check_resolvable
+from tests.conftest import unavailable
 from tests.integration.conftest import (
     PROJECT,
-    Service,
     Services,
     save_report,
     subscriptions_of,
     topic_path,
 )
-from tests.postgres import DATABASE, PASSWORD, USER, PostgresServer, PostgresUnavailable
-from tests.postgres import postgres_server as running_postgres
+from tests.support.logs import message_ids
+from tests.support.postgres import DATABASE, PASSWORD, USER, PostgresServer, PostgresUnavailable
+from tests.support.postgres import postgres_server as running_postgres
+from tests.support.processes import ServiceProcess
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +46,9 @@ def postgres() -> Iterator[PostgresServer]:
         unavailable(str(exc))
 
 
-def start_sink(services: Services, topic: str, server: PostgresServer, **settings: str) -> Service:
+def start_sink(
+    services: Services, topic: str, server: PostgresServer, **settings: str
+) -> ServiceProcess:
     password_file = services.tmp_path / "postgres-password.txt"
     password_file.write_text(PASSWORD + "\n")
     sink = services.start(
@@ -190,7 +194,7 @@ def test_bad_messages_land_in_rejects_once_and_never_block_good_ones(
     }
     assert set(reasons) == set(bad)
     by_kind = {bad[message_id]: reason for message_id, reason in reasons.items()}
-    assert by_kind["not JSON"].startswith("not UTF-8 JSON")
+    assert by_kind["not JSON"].startswith("body is not JSON")
     assert by_kind["JSON, not a reading"].startswith("not a reading: missing device")
     assert by_kind["out of range"] == "value -5ppm is out of range for co2 (0 to 40000)"
     assert by_kind["refused by the database"].startswith(
@@ -198,7 +202,7 @@ def test_bad_messages_land_in_rejects_once_and_never_block_good_ones(
     )
     (raw, attributes), *_ = query(
         postgres,
-        "SELECT data, attributes FROM rejects WHERE reason LIKE 'not UTF-8 JSON%'",
+        "SELECT data, attributes FROM rejects WHERE reason LIKE 'body is not JSON%'",
     )
     assert bytes(raw) == b"not json at all"
     assert attributes == {"origin": "test"}

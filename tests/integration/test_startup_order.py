@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from google.cloud import pubsub_v1
 
-from tests.conftest import wait_for
-from tests.emulator import free_port
 from tests.integration.conftest import Services, start_emulator, topic_path
+from tests.support.emulator import free_port
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

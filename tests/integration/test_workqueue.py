@@ -10,15 +10,16 @@ from collections import Counter
 import pytest
 from google.cloud import pubsub_v1
 
-from common.tasks import Task
-from tests.conftest import wait_for
-from tests.integration.conftest import PROJECT, Service, Services, save_report, topic_path
+from common.messages.tasks import Task
+from tests.integration.conftest import PROJECT, Services, save_report, topic_path
+from tests.support.processes import ServiceProcess
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 COMPLETED = re.compile(r"completed task=(\S+) ")
 
 
-def start_worker(services: Services, topic: str, **settings: str) -> Service:
+def start_worker(services: Services, topic: str, **settings: str) -> ServiceProcess:
     worker = services.start(
         "subscriber",
         topic,
@@ -39,11 +40,11 @@ def publish(publisher: pubsub_v1.PublisherClient, topic: str, *tasks: Task) -> l
     return [future.result(timeout=60) for future in sent]
 
 
-def completed(*workers: Service) -> Counter[str]:
+def completed(*workers: ServiceProcess) -> Counter[str]:
     return Counter(task for worker in workers for task in COMPLETED.findall(worker.log()))
 
 
-def trace(missing: set[str], message_ids: dict[str, str], workers: list[Service]) -> str:
+def trace(missing: set[str], message_ids: dict[str, str], workers: list[ServiceProcess]) -> str:
     """The missing tasks and every line of the workers' logs that mentions them."""
     lines = [f"missing: {sorted(missing)[:20]}"]
     for task in sorted(missing)[:5]:

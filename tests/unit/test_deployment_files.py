@@ -171,8 +171,18 @@ def test_dashboard_is_on_by_default_with_its_own_lock(compose: dict[str, Any]) -
     assert dashboard["ports"] == ["${DASHBOARD_PORT:-8080}:8080"]
     assert "requirements-dashboard.lock" in dockerfile("Dockerfile-Dashboard")
     # The web server stays out of the publisher's and subscriber's images.
-    lock = (ROOT / "requirements.lock").read_text()
-    assert "starlette" not in lock
-    assert "uvicorn" not in lock
+    for image in ("publisher", "subscriber"):
+        lock = (ROOT / f"requirements-{image}.lock").read_text()
+        assert "starlette" not in lock
+        assert "uvicorn" not in lock
     rules = (ROOT / ".dockerignore").read_text().splitlines()
     assert {"!dashboard/", "!requirements-dashboard.lock"} <= set(rules)
+
+
+def test_only_the_subscriber_image_carries_the_database_driver() -> None:
+    """The subscriber image runs the sink too; the other two never touch PostgreSQL."""
+    assert "psycopg-binary==" in (ROOT / "requirements-subscriber.lock").read_text()
+    for image in ("publisher", "dashboard"):
+        assert "psycopg" not in (ROOT / f"requirements-{image}.lock").read_text()
+    for name, image in (("Dockerfile-Pub", "publisher"), ("Dockerfile-Sub", "subscriber")):
+        assert f"requirements-{image}.lock" in dockerfile(name)

@@ -2,7 +2,15 @@ import re
 
 import pytest
 
-from common.naming import host_label, random_suffix, subscription_id, subscription_labels
+from common.config import PubSubConfig
+from common.subscriptions import (
+    SUBSCRIPTION_TTL,
+    durable_request,
+    host_label,
+    owned_request,
+    random_suffix,
+    subscription_id,
+)
 
 # Pub/Sub's rule for subscription IDs, and Google Cloud's for label values.
 SUBSCRIPTION_ID = re.compile(r"[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}")
@@ -41,7 +49,17 @@ def test_suffixes_differ() -> None:
     assert len({random_suffix() for _ in range(100)}) == 100
 
 
-def test_labels_are_valid() -> None:
-    labels = subscription_labels("Some.Host")
+def test_owned_and_durable_requests() -> None:
+    pubsub = PubSubConfig.from_env({"PUBSUB_EMULATOR_HOST": "emulator:8085"})
+    owned = owned_request(
+        pubsub, "channel-h-1", "channel", role="fanout-subscriber", host="Some.Host"
+    )
+    labels = owned["labels"]
     assert labels == {"app": "pubsub-fanout", "role": "fanout-subscriber", "host": "some-host"}
     assert all(LABEL_VALUE.fullmatch(value) for value in labels.values())
+    assert owned["name"] == "projects/local-project/subscriptions/channel-h-1"
+    assert owned["expiration_policy"] == {"ttl": SUBSCRIPTION_TTL}
+    durable = durable_request(pubsub, "tasks-workers", "tasks", role="work-queue")
+    assert durable["topic"] == "projects/local-project/topics/tasks"
+    assert durable["labels"] == {"app": "pubsub-fanout", "role": "work-queue"}
+    assert durable["expiration_policy"] == {}, "never expires"

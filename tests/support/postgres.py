@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from tests.emulator import free_port
+from tests.support.emulator import free_port
 
 USER = "sink"
 DATABASE = "readings"

@@ -1,10 +1,11 @@
-from common.channels import Channel, ChannelMessage
-from dashboard.grid import MAX_LEFT_REPLICAS, Grid, Receipt
+from common.messages.channels import Channel, ChannelMessage
+from common.messages.receipts import Outcome, Receipt
+from dashboard.grid import MAX_LEFT_REPLICAS, Grid
 
 CARTOON = ChannelMessage(Channel(22, "Cartoon"), 7, "2026-11-25T18:00:00.000Z", "pub").encode()[0]
 
 
-def handled(message_id: str, sub: str, outcome: str = "acked") -> Receipt:
+def handled(message_id: str, sub: str, outcome: Outcome = "acked") -> Receipt:
     return Receipt("handled", sub.split("-", maxsplit=1)[0], sub, "t", message_id, outcome, 1)
 
 

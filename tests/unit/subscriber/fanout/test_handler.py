@@ -6,8 +6,8 @@ from google.cloud.pubsub_v1.subscriber import message as pubsub_message
 from google.cloud.pubsub_v1.subscriber._protocol import requests
 from google.pubsub_v1.types import PubsubMessage
 
-from common.channels import Channel, ChannelMessage
-from subscriber.handler import ChannelHandler, rejection_fate
+from common.messages.channels import Channel, ChannelMessage
+from subscriber.fanout.handler import ChannelHandler
 
 
 def received(
@@ -48,12 +48,6 @@ def test_bad_message_is_nacked_toward_the_dead_letter_topic(
     assert "rejected message_id=77: body is not JSON" in caplog.text
     assert fate in caplog.text
     assert (handler.handled, handler.rejected) == (0, 1)
-
-
-def test_rejection_fate() -> None:
-    assert rejection_fate(None, 5) == "nacked"
-    assert rejection_fate(2, 5) == "nacked on attempt 2 of 5"
-    assert rejection_fate(7, 7).endswith("Pub/Sub now dead-letters it")
 
 
 def test_outcome_is_reported_after_the_ack_or_nack() -> None:

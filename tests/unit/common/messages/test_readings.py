@@ -4,8 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from common.readings import DEMO_DEVICES, METRICS, InvalidReading, Reading, decode, random_reading
-from publisher.messages import MODES
+from common.messages.readings import (
+    DEMO_DEVICES,
+    METRICS,
+    InvalidReading,
+    Reading,
+    decode,
+    random_reading,
+)
+from publisher.sources import SOURCES
 
 NOW = datetime(2026, 11, 25, 17, 30, 0, 123000, tzinfo=UTC)
 
@@ -46,9 +53,9 @@ def test_integers_are_numbers() -> None:
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"not json", "not UTF-8 JSON"),
-        (b"\xff\xfe", "not UTF-8 JSON"),
-        (b"[1, 2]", "not a JSON object: list"),
+        (b"not json", "body is not JSON"),
+        (b"\xff\xfe", "body is not UTF-8"),
+        (b"[1, 2]", "body is a JSON list, not an object"),
         (body(device=None, unit=None), "missing device, unit"),
         (body(device="Living Room"), "device must be"),
         (body(device="kitchen\u0000"), "device must be"),
@@ -87,7 +94,7 @@ def test_demo_readings_are_plausible_and_valid() -> None:
 
 
 def test_readings_publisher_mode() -> None:
-    message = MODES["readings"](random.Random(1), 5, "pub-1")
+    message = SOURCES["readings"](random.Random(1), 5, "pub-1")
     reading = decode(message.data)
     assert message.attributes["publisher"] == "pub-1"
     assert message.description == f"reading={reading.describe()}"

@@ -1,11 +1,8 @@
-import math
 from pathlib import Path
 
 import pytest
 
 from common.config import EMULATOR_DEFAULT_PROJECT, ConfigError, PubSubConfig
-from publisher.config import PublisherConfig
-from subscriber.config import SubscriberConfig
 
 EMULATOR = {"PUBSUB_EMULATOR_HOST": "emulator:8085"}
 
@@ -68,41 +65,6 @@ def test_accepted_forms() -> None:
     assert config.log_level == "DEBUG"
 
 
-def test_publisher_interval() -> None:
-    assert PublisherConfig.from_env(EMULATOR).publish_interval_seconds == 5.0
-    config = PublisherConfig.from_env({**EMULATOR, "PUBLISH_INTERVAL_SECONDS": "0.25"})
-    assert config.publish_interval_seconds == 0.25
-
-
-@pytest.mark.parametrize("raw", ["five", "0", "-1", "nan", "inf", "1e9"])
-def test_publisher_interval_rejects(raw: str) -> None:
-    with pytest.raises(ConfigError, match=f"^PUBLISH_INTERVAL_SECONDS .*{raw!r}"):
-        PublisherConfig.from_env({**EMULATOR, "PUBLISH_INTERVAL_SECONDS": raw})
-    assert not math.isnan(PublisherConfig.from_env(EMULATOR).publish_interval_seconds)
-
-
-def test_subscriber_defaults_and_bounds() -> None:
-    config = SubscriberConfig.from_env({**EMULATOR, "PUBSUB_TOPIC": "tv-guide"})
-    assert config.dead_letter_topic_id == "tv-guide-dead-letter"
-    assert config.max_delivery_attempts == 5
-    assert config.max_outstanding_messages == 100
-    for name, raw in [
-        ("MAX_DELIVERY_ATTEMPTS", "4"),
-        ("MAX_DELIVERY_ATTEMPTS", "101"),
-        ("MAX_DELIVERY_ATTEMPTS", "5.5"),
-        ("SUBSCRIBER_MAX_MESSAGES", "0"),
-        ("DEAD_LETTER_TOPIC", "9lives"),
-    ]:
-        with pytest.raises(ConfigError, match=f"^{name} "):
-            SubscriberConfig.from_env({**EMULATOR, name: raw})
-
-
-def test_configs_are_frozen() -> None:
-    config = PublisherConfig.from_env(EMULATOR)
-    with pytest.raises(AttributeError):
-        config.publish_interval_seconds = 1  # type: ignore[misc]
-
-
 def test_a_key_file_must_be_readable(tmp_path: Path) -> None:
     key = tmp_path / "sa.json"
     real = {"GCP_PROJECT_ID": "my-project-1", "GOOGLE_APPLICATION_CREDENTIALS": str(key)}
@@ -113,51 +75,3 @@ def test_a_key_file_must_be_readable(tmp_path: Path) -> None:
     # With the emulator, no key is used, so none is checked.
     config = PubSubConfig.from_env({**EMULATOR, "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent"})
     assert config.key_file is None
-
-
-def test_shared_mode_settings() -> None:
-    per_replica = SubscriberConfig.from_env(EMULATOR)
-    assert per_replica.work_queue is None
-    config = SubscriberConfig.from_env(
-        {
-            **EMULATOR,
-            "PUBSUB_TOPIC": "tasks",
-            "SUBSCRIPTION_MODE": "Shared",
-            "WORKER_PROCESSES": "3",
-        }
-    )
-    assert config.work_queue is not None
-    assert config.work_queue.subscription_id == "tasks-workers"
-    assert config.work_queue.worker_processes == 3
-    assert config.work_queue.task_deadline_seconds == 60
-    assert config.work_queue.ack_deadline_seconds == 30
-    assert config.work_queue.drain_seconds == 10
-    default = SubscriberConfig.from_env({**EMULATOR, "SUBSCRIPTION_MODE": "shared"}).work_queue
-    assert default is not None
-    assert default.worker_processes >= 1
-
-
-@pytest.mark.parametrize(
-    ("name", "raw"),
-    [
-        ("SUBSCRIPTION_MODE", "broadcast"),
-        ("SUBSCRIPTION_ID", "1-queue"),
-        ("WORKER_PROCESSES", "0"),
-        ("TASK_DEADLINE_SECONDS", "0.5"),
-        ("ACK_DEADLINE_SECONDS", "9"),
-        ("ACK_DEADLINE_SECONDS", "601"),
-        ("DRAIN_SECONDS", "-1"),
-    ],
-)
-def test_shared_mode_rejects(name: str, raw: str) -> None:
-    with pytest.raises(ConfigError, match=f"^{name} "):
-        SubscriberConfig.from_env({**EMULATOR, "SUBSCRIPTION_MODE": "shared", name: raw})
-
-
-def test_publisher_mode() -> None:
-    assert PublisherConfig.from_env(EMULATOR).mode == "channels"
-    assert PublisherConfig.from_env({**EMULATOR, "PUBLISHER_MODE": "TASKS"}).mode == "tasks"
-    with pytest.raises(
-        ConfigError, match=r"^PUBLISHER_MODE must be one of channels, tasks, readings"
-    ):
-        PublisherConfig.from_env({**EMULATOR, "PUBLISHER_MODE": "news"})

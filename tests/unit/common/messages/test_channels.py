@@ -4,7 +4,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from common.channels import CATALOG, Channel, ChannelMessage, InvalidMessage, decode, random_message
+from common.messages.channels import (
+    CATALOG,
+    Channel,
+    ChannelMessage,
+    InvalidMessage,
+    decode,
+    random_message,
+)
 
 
 def test_catalog_has_the_known_channels_once_each() -> None:

@@ -2,9 +2,13 @@ import json
 
 import pytest
 
-from dashboard.grid import InvalidReceipt, parse_receipts
-from subscriber.config import SubscriberConfig
-from subscriber.receipts import Handled, encode_handled, encode_lifecycle
+from common.messages.receipts import (
+    Handled,
+    InvalidReceipt,
+    decode,
+    encode_handled,
+    encode_lifecycle,
+)
 
 
 def test_handled_receipt_carries_what_the_dashboard_needs() -> None:
@@ -36,7 +40,7 @@ def test_handled_receipt_carries_what_the_dashboard_needs() -> None:
         ],
     }
     # The dashboard reads what the subscriber writes: a receipt per message.
-    receipts = parse_receipts(data)
+    receipts = decode(data)
     assert [(r.kind, r.message_id, r.outcome, r.delivery_attempt) for r in receipts] == [
         ("handled", "42", "acked", 1),
         ("handled", "43", "rejected", 2),
@@ -53,7 +57,7 @@ def test_lifecycle_receipts_name_the_replica(kind: str) -> None:
         "subscription": "channel-h-1",
         "at": "t",
     }
-    [receipt] = parse_receipts(data)
+    [receipt] = decode(data)
     assert (receipt.kind, receipt.message_id) == (kind, None)
 
 
@@ -65,8 +69,8 @@ def test_handled_receipt_needs_a_message() -> None:
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        (b"\xff", "not UTF-8 JSON"),
-        (b"[]", "not a JSON object"),
+        (b"\xff", "body is not UTF-8"),
+        (b"[]", "body is a JSON list, not an object"),
         (b'{"kind": "eaten", "replica": "h", "subscription": "s"}', "kind must be"),
         (b'{"kind": "left", "replica": 1, "subscription": "s"}', "must be strings"),
         (b'{"kind": "handled", "replica": "h", "subscription": "s"}', "non-empty list"),
@@ -84,14 +88,4 @@ def test_handled_receipt_needs_a_message() -> None:
 )
 def test_bad_receipts_are_refused_with_a_reason(data: bytes, error: str) -> None:
     with pytest.raises(InvalidReceipt, match=error):
-        parse_receipts(data)
-
-
-def test_receipts_topic_defaults_and_can_be_turned_off() -> None:
-    base = {"PUBSUB_EMULATOR_HOST": "localhost:8085"}
-    assert SubscriberConfig.from_env(base).receipts_topic_id == "channel-receipts"
-    named = SubscriberConfig.from_env({**base, "RECEIPTS_TOPIC": "seen"})
-    assert named.receipts_topic_id == "seen"
-    assert SubscriberConfig.from_env({**base, "RECEIPTS": "off"}).receipts_topic_id is None
-    shared = SubscriberConfig.from_env({**base, "SUBSCRIPTION_MODE": "shared"})
-    assert shared.receipts_topic_id is None, "work queue workers send no receipts"
+        decode(data)

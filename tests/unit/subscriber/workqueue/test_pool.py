@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from common.tasks import Task
-from subscriber.pool import Outcome, ProcessSlots
+from common.messages.tasks import Task
+from subscriber.workqueue.pool import Outcome, ProcessSlots
 
 
 @pytest.fixture

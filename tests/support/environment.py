@@ -1,0 +1,29 @@
+"""A clean environment for the processes the tests and benchmarks start."""
+
+from __future__ import annotations
+
+import os
+
+# The stack's own settings: a developer's shell may hold any of them, and a test's
+# service must see only what the test gives it.
+STACK_PREFIXES = (
+    "PUBSUB_",
+    "GCP_",
+    "GOOGLE_",
+    "PUBLISH_",
+    "COMPOSE_",
+    "TASK_",
+    "READINGS_",
+    "POSTGRES_",
+    "DASHBOARD_",
+    "SUBSCRIPTION_",
+    "RECEIPTS",
+    "LOG_",
+)
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without the stack's settings, plus ``settings``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(STACK_PREFIXES)}
+    env.update(settings)
+    return env

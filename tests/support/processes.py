@@ -1,0 +1,97 @@
+"""A service run as its container runs it: ``python -m <module>``, its log in a file."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.support import ROOT
+from tests.support.waiting import wait_for
+
+STOP_TIMEOUT_SECONDS = 15
+
+
+class ServiceProcess:
+    """One child process, ``python -m module`` by default, with stdout and stderr in
+    ``log_path``."""
+
+    def __init__(
+        self, module: str, env: dict[str, str], log_path: Path, args: list[str] | None = None
+    ) -> None:
+        self.module = module
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            args or [sys.executable, "-m", module],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def details(self) -> str:
+        return f"--- {self.module} log ({self.log_path}) ---\n{self.log()}"
+
+    def wait_for_log(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        """The first match of ``pattern`` (multiline) in the log; ``AssertionError`` after
+        ``timeout`` seconds, or at once if the process has exited without it."""
+
+        def probe() -> re.Match[str] | None:
+            exited = self.process.poll() is not None  # before reading: its last words count
+            found = re.search(pattern, self.log(), re.M)
+            if found is None and exited:
+                raise AssertionError(
+                    f"{self.module} exited {self.process.returncode} before {pattern!r}\n"
+                    f"{self.details()}"
+                )
+            return found
+
+        return wait_for(
+            probe,
+            timeout=timeout,
+            what=f"{pattern!r} in the {self.module} log",
+            details=self.details,
+        )
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the process has used so far (Linux /proc)."""
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name: field 3 on
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def terminate(self, timeout: float = STOP_TIMEOUT_SECONDS) -> tuple[int, float]:
+        """SIGTERM, as `docker stop` sends; the exit status and the seconds it took.
+        ``AssertionError`` if it is still running after ``timeout`` (it is then killed)."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            status = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"{self.module} ignored SIGTERM\n{self.details()}") from None
+        return status, time.monotonic() - started
+
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int:
+        """SIGTERM, then SIGKILL if it still runs after ``timeout``; the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(timeout=timeout)
+
+    def close(self) -> None:
+        """Kill the process if it still runs; idempotent."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        self._log.close()

@@ -1,0 +1,24 @@
+"""The layout's size rules (issue 10): small modules, small classes, so that a reader finds
+any behaviour in a minute. A file or class that outgrows them is split, not excused."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+MAX_FILE_LINES = 300
+MAX_CLASS_LINES = 150
+PACKAGES = ("common", "publisher", "subscriber", "dashboard", "benchmarks", "tests")
+SOURCES = sorted(path for package in PACKAGES for path in (ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_modules_and_classes_stay_small(path: Path) -> None:
+    text = path.read_text()
+    assert len(text.splitlines()) <= MAX_FILE_LINES, f"{path.name}: split it by concern"
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ClassDef):
+            lines = (node.end_lineno or node.lineno) - node.lineno + 1
+            assert lines <= MAX_CLASS_LINES, f"class {node.name} has {lines} lines"
