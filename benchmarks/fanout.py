@@ -2,10 +2,11 @@
 
 Each trial (``benchmarks.trials``) is a fresh topic on a private emulator, N
 subscriptions and one publisher at a target rate for a fixed time, run "ours" (the
-services as the containers run them) and "raw" (the bare client). After the given rates, each implementation is pushed up in steps until a rate is not
-sustained (published on time, nothing lost, p99 under 1 s): the last sustained rate is its
-ceiling. Then, unless --no-docker, start-up and shutdown of the compose stack are timed
-(see ``benchmarks.lifecycle``). Results go to benchmarks/results/fanout.json and .png.
+services as the containers run them) and "raw" (the bare client). After the given rates,
+each implementation is pushed up in steps until a rate is not sustained (published on
+time, nothing lost, p99 under 1 s): the last sustained rate is its ceiling. Then, unless
+--no-docker, start-up and shutdown of the compose stack are timed (see
+``benchmarks.lifecycle``). Results go to benchmarks/results/fanout.json and .png.
 
     .venv/bin/python -m benchmarks.fanout [--subscriptions 1 3 5] [--rates 100 1000]
 """

@@ -104,7 +104,7 @@ class Bench:
                     for process in subscribers
                 ]
 
-            deliveries = self.drain(published.keys(), received)
+            deliveries = drain(published.keys(), received)
             cpu = sum(process.cpu_seconds() for process in subscribers) - cpu_before
         # The publish time is the message's sent_at, as every subscriber saw it.
         sent = dict(published)
@@ -165,7 +165,7 @@ class Bench:
                 return [[(seq, when, 0.0) for seq, when in read_pairs(o).items()] for o in outputs]
 
             # Duplicates would collapse in a dict; count them from the raw lines instead.
-            self.drain(sent.keys(), received)
+            drain(sent.keys(), received)
             cpu = sum(process.cpu_seconds() for process in subscribers) - cpu_before
             deliveries = [read_rows(output) for output in outputs]
         for path in paths:  # ours delete their own on the way out
@@ -179,25 +179,25 @@ class Bench:
             subscriber_cpu_seconds=cpu,
         )
 
-    @staticmethod
-    def drain(
-        expected: Iterable[int], received: Callable[[], list[list[tuple[int, float, float]]]]
-    ) -> list[list[tuple[int, float, float]]]:
-        """Wait until every subscription has every published message, or until nothing
-        has arrived for a while; return what each subscription received."""
-        wanted = set(expected)
-        deadline = time.monotonic() + DRAIN_SECONDS
-        last_total, last_change = -1, time.monotonic()
-        while True:
-            rows: list[list[tuple[int, float, float]]] = received()
-            if all(wanted <= {row[0] for row in per} for per in rows):
-                return rows
-            total = sum(len(per) for per in rows)
-            if total != last_total:
-                last_total, last_change = total, time.monotonic()
-            if time.monotonic() > deadline or time.monotonic() - last_change > 5:
-                return rows
-            time.sleep(0.25)
+
+def drain(
+    expected: Iterable[int], received: Callable[[], list[list[tuple[int, float, float]]]]
+) -> list[list[tuple[int, float, float]]]:
+    """Wait until every subscription has every published message, or until nothing
+    has arrived for a while; return what each subscription received."""
+    wanted = set(expected)
+    deadline = time.monotonic() + DRAIN_SECONDS
+    last_total, last_change = -1, time.monotonic()
+    while True:
+        rows: list[list[tuple[int, float, float]]] = received()
+        if all(wanted <= {row[0] for row in per} for per in rows):
+            return rows
+        total = sum(len(per) for per in rows)
+        if total != last_total:
+            last_total, last_change = total, time.monotonic()
+        if time.monotonic() > deadline or time.monotonic() - last_change > 5:
+            return rows
+        time.sleep(0.25)
 
 
 def read_rows(path: Path) -> list[tuple[int, float]]:

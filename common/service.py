@@ -1,4 +1,4 @@
-"""The entry point both services share: settings, logging, signals, exit status."""
+"""The entry point every service shares: settings, logging, signals, exit status."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def run_service(
     except (exceptions.PermissionDenied, exceptions.Unauthenticated) as exc:
         log.critical(
             "Pub/Sub refused the service's credentials: %s "
-            "(the README lists the roles each service needs)",
+            "(docs/google-cloud.md lists the roles each service needs)",
             exc,
         )
         return EXIT_CONFIG_ERROR
