@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from common.logs import LOG_FORMATS
+
 # The project the emulator uses when none is given; the emulator accepts any ID.
 EMULATOR_DEFAULT_PROJECT = "local-project"
 DEFAULT_TOPIC = "channel"
@@ -131,6 +133,8 @@ class PubSubConfig:
     # the emulator, which needs no credentials.
     key_file: str | None
     log_level: str
+    # "text" for people, "json" for Cloud Logging (common.logs).
+    log_format: str = "text"
 
     @property
     def topic_path(self) -> str:
@@ -181,4 +185,5 @@ class PubSubConfig:
             emulator_host=emulator_host,
             key_file=key_file,
             log_level=read_choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS),
+            log_format=read_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
         )

@@ -37,10 +37,13 @@ def run_service(
     try:
         config = load_config(os.environ)
     except ConfigError as exc:
-        logs.configure("INFO")
+        # The format asked for, if it is one, so that even this line is machine-readable.
+        wanted = os.environ.get("LOG_FORMAT", "").strip().lower()
+        logs.configure("INFO", wanted if wanted in logs.LOG_FORMATS else "text")
         log.critical("configuration error: %s", exc)
         return EXIT_CONFIG_ERROR
-    logs.configure(config.pubsub.log_level)
+    logs.configure(config.pubsub.log_level, config.pubsub.log_format)
+    logs.set_context(service=name)
     stop = stop_on_signals()
     host = socket.gethostname()
     log.info("%s starting on host %s, talking to %s", name, host, config.pubsub.target)

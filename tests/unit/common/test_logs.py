@@ -1,0 +1,81 @@
+"""Log lines: one per event, text or JSON, and no text from a message can forge one."""
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from common import logs
+
+HOSTILE = (
+    "23 YoYo TV\n2026-11-22T13:57:10.891Z INFO    subscriber: received message_id=999\x1b[2J\u2028"
+)
+
+
+@pytest.fixture
+def output() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    yield stream
+    logging.basicConfig(force=True)
+
+
+def emit(stream: io.StringIO, log_format: str) -> list[str]:
+    logs.configure("INFO", log_format)
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(stream)
+    log = logging.getLogger("subscriber.fanout.handler")
+    log.info(
+        "received message_id=%s channel=%s",
+        "42",
+        HOSTILE,
+        extra=logs.fields(event="received", message_id="42"),
+    )
+    try:
+        raise ValueError(f"cannot handle {HOSTILE}")
+    except ValueError:
+        log.exception("unexpected error")
+    return stream.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("log_format", logs.LOG_FORMATS)
+def test_message_text_cannot_start_a_line_or_reach_the_terminal(
+    output: io.StringIO, log_format: str
+) -> None:
+    lines = emit(output, log_format)
+    assert len(lines) == 2, "one line per event, the traceback's included"
+    for line in lines:
+        assert not any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in line)
+        assert "\u2028" not in line
+    assert "message_id=999" not in lines[0].split("channel=")[0]
+
+
+def test_text_lines_keep_their_shape(output: io.StringIO) -> None:
+    received, error = emit(output, "text")
+    assert received.startswith(
+        received[:24] + " INFO    subscriber.fanout.handler: received message_id=42 channel="
+    )
+    assert received.endswith("message_id=999\\x1b[2J\\u2028")
+    assert "23 YoYo TV\\n2026" in received
+    assert error.split(" ", 2)[1] == "ERROR"
+    assert "\\nTraceback (most recent call last):\\n" in error
+
+
+def test_json_lines_carry_severity_message_and_fields(output: io.StringIO) -> None:
+    logs.set_context(service="subscriber", replica="host-1")
+    received, error = (json.loads(line) for line in emit(output, "json"))
+    assert received["severity"] == "INFO"
+    assert received["message"] == f"received message_id=42 channel={HOSTILE}"
+    assert received["logger"] == "subscriber.fanout.handler"
+    assert received["time"].endswith("Z")
+    assert (received["event"], received["message_id"]) == ("received", "42")
+    assert (received["service"], received["replica"]) == ("subscriber", "host-1")
+    assert error["severity"] == "ERROR"
+    assert "Traceback" in error["message"]
+
+
+def test_escape() -> None:
+    assert logs.escape("a\r\nb\tc\x00\x7f\x9f\u2029") == "a\\r\\nb\\tc\\x00\\x7f\\x9f\\u2029"
+    assert logs.escape("°C YoYo TV ü") == "°C YoYo TV ü"
