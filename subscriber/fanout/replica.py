@@ -50,8 +50,9 @@ log = logging.getLogger(__name__)
 # then the receipts and the delete call get their own short deadlines.
 DRAIN_TIMEOUT_SECONDS = 1.5
 RECEIPTS_FLUSH_TIMEOUT_SECONDS = 0.3
-# How long a replica holds a message it pulled; renewed a third of the way in.
-LEASE_SECONDS = 30
+# How long a replica holds a message it pulled, renewed a third of the way in: a
+# replica killed while handling one hands it back to its restarted self this soon.
+LEASE_SECONDS = 10
 # While handlers run, acks go out at least this often.
 SETTLE_SECONDS = 0.05
 
