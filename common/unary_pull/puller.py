@@ -99,6 +99,10 @@ class Puller:
         for thread in self._threads:
             thread.join(timeout)
 
+    def wake(self) -> None:
+        """Wake the consumer waiting in ``wait``, from any thread."""
+        self._wake_writer.send_bytes(b"")
+
     def wait(self, timeout: float) -> None:
         """Block until messages arrive (or a final error) or ``timeout`` seconds pass."""
         self.wake_reader.poll(timeout)

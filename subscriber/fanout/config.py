@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from common.config import (
 from subscriber.dead_letter import DeadLetterConfig
 
 _REPLICA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+RANDOM = "random"
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,12 @@ class FanoutConfig:
 
 def read_replica_id(env: Mapping[str, str]) -> str:
     """REPLICA_ID, by default the host name: a container's ID in compose, the pod's name
-    in Kubernetes, both unique among live replicas and kept across restarts in place."""
+    in Kubernetes, both unique among live replicas and kept across restarts in place.
+    ``random``: a new identity for every process, for platforms that never restart a
+    process in place and give no unique host name (Cloud Run; docs/operations.md)."""
     value = read_str(env, "REPLICA_ID", socket.gethostname())
+    if value == RANDOM:
+        return f"replica-{secrets.token_hex(6)}"
     if not _REPLICA_ID.fullmatch(value):
         raise ConfigError(
             "REPLICA_ID must be 1 to 100 letters, digits and - _ . (a host or pod name), "

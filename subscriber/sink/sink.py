@@ -47,9 +47,14 @@ from common.unary_pull.loop import Consumer, Provision, run_until_stopped
 from common.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
 from subscriber.sink.config import SinkConfig
 from subscriber.sink.rows import Incoming, Rows, split
-from subscriber.sink.store import Store, Written, describe_error
+from subscriber.sink.store import Written, describe_error
+from subscriber.sink.writer import Writer
 
 log = logging.getLogger(__name__)
+
+# A database call running this long is reported: one line, and not ready (sink.writer).
+ANSWER_SECONDS = 10.0
+DRAIN_POLL_SECONDS = 0.1
 
 
 def subscription_request(config: SinkConfig) -> dict[str, Any]:
@@ -163,7 +168,6 @@ class Sink:
         self._path = path = config.pubsub.subscription_path(config.subscription_id)
         self._config = config
         self._stop = stop
-        self._store = Store(config.database)
         # One permit per message in hand: a batch never outgrows batch_size.
         self._leaser = Leaser(
             subscriber, path, lease_seconds=config.ack_deadline_seconds, capacity=config.batch_size
@@ -171,7 +175,11 @@ class Sink:
         self._puller = Puller(subscriber, path, self._leaser, stop)
         # Nothing is pulled before the database is reachable and its schema up to date.
         self._puller.paused.set()
+        self._writer = Writer(config.database, on_done=self._puller.wake)
         self._held: list[Held] = []
+        # The batch the database call in progress is writing.
+        self._batch: list[Held] = []
+        self._rows = Rows([], [])
         self._connected = False
         self._outage = Outage("database", log, retry_max_seconds=config.retry_max_seconds)
         self.stored = 0
@@ -189,7 +197,7 @@ class Sink:
         try:
             return run_until_stopped(self._puller, self._path, self._stop, consumer)
         finally:
-            self._store.close()
+            self._writer.close()
             log.info(
                 "sink stopped: %d stored, %d rejected, %d already stored; %d left unacked",
                 self.stored,
@@ -199,14 +207,14 @@ class Sink:
             )
 
     def _step(self) -> None:
-        due = self._held or not self._connected
         wake_at = self._leaser.next_renewal
-        if due:
+        if self._writer.busy:
+            wake_at = min(wake_at, time.monotonic() + ANSWER_SECONDS)
+        elif self._held or not self._connected:
             wake_at = min(wake_at, self._outage.next_attempt)
         self._puller.wait(min(max(wake_at - time.monotonic(), 0.0), HEARTBEAT_INTERVAL_SECONDS))
         self._held.extend(held(received) for received in self._puller.take())
-        if (self._held or not self._connected) and time.monotonic() >= self._outage.next_attempt:
-            self._attempt()
+        self._attempt()
         self._leaser.renew_if_due()
 
     def _started(self) -> None:
@@ -224,33 +232,42 @@ class Sink:
         return "" if self._connected else "not connected to the database yet"
 
     def _attempt(self) -> bool:
-        """Store what is in hand (or just connect); True once committed and acked."""
-        batch = list(self._held)
-        rows = split([entry.message for entry in batch])
+        """Start storing what is in hand (or just connecting) when due, or see how the
+        call in progress is doing; True once a batch is committed and acked."""
+        if not self._writer.busy:
+            due = self._held or not self._connected
+            if not due or time.monotonic() < self._outage.next_attempt:
+                return False
+            self._batch = list(self._held)
+            self._rows = split([entry.message for entry in self._batch])
+            self._writer.start(self._rows if self._batch else None)
         try:
-            if batch:
-                written = self._store.write(rows)
-            else:
-                self._store.connect()
-                written = Written()
+            written = self._writer.poll()
         except psycopg.Error as exc:
-            self._store.close()
-            # Hold what is in hand; take nothing more until the database is back.
-            self._puller.paused.set()
-            self._outage.failed(describe_error(exc), f"holding {len(self._held)} messages")
+            self._unavailable(describe_error(exc))
+            return False
+        if written is None:
+            waited = self._writer.waited()
+            if waited >= ANSWER_SECONDS and not self._outage.down:
+                self._unavailable(f"no answer for {waited:.0f}s")
             return False
         if not self._connected:
             self._connected = True
             log.info("connected to PostgreSQL at %s", self._config.database.describe())
-        self._outage.succeeded(f"stored {len(batch)} messages")
+        self._outage.succeeded(f"stored {len(self._batch)} messages")
         self._puller.paused.clear()
-        counts = report(rows, written)
+        counts = report(self._rows, written)
         self.stored += counts["stored"]
         self.rejected += counts["rejected"]
         self.already_stored += counts["already stored"]
-        self._leaser.ack([entry.ack_id for entry in batch])
-        del self._held[: len(batch)]
+        self._leaser.ack([entry.ack_id for entry in self._batch])
+        del self._held[: len(self._batch)]
         return True
+
+    def _unavailable(self, error: str) -> None:
+        # Hold what is in hand; take nothing more until the database is back.
+        self._puller.paused.set()
+        self._outage.failed(error, f"holding {len(self._held)} messages")
 
     def _drain(self) -> None:
         """SIGTERM: pull no more; store and ack what is in hand if the database allows
@@ -268,8 +285,9 @@ class Sink:
         )
         while self._held and time.monotonic() < deadline:
             if self._attempt():
-                return
-            time.sleep(max(min(self._outage.next_attempt, deadline) - time.monotonic(), 0.0))
+                continue
+            wake_at = self._outage.next_attempt if not self._writer.busy else 0.0
+            time.sleep(max(min(wake_at, deadline) - time.monotonic(), DRAIN_POLL_SECONDS))
         log.warning(
             "leaving %d message(s) unacked: Pub/Sub redelivers them when their lease lapses",
             len(self._held),

@@ -116,7 +116,9 @@ def test_a_replica_killed_and_restarted_in_place_misses_nothing(stack: Stack) ->
             timeout=10,
             what="the killed replica to stop",
         )
-        # Restarted in place, as its restart policy does: same container, same host name.
+        # Restarted in place: same container, same host name. Its restart policy does the
+        # same after a crash, but not after `docker kill`, which counts as a manual stop;
+        # and it backs off more each time, which would make 10 rounds take minutes.
         docker("start", replica)
         wait_for(
             partial(resumed_at_least, replica, kill),

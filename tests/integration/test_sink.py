@@ -253,6 +253,58 @@ def test_sigterm_while_the_database_is_down_leaves_messages_for_the_next_sink(
     assert status == 0, second.details()
 
 
+def test_a_hung_database_costs_a_log_line_and_readiness_not_a_stalled_loop(
+    services: Services,
+    created_topic: str,
+    postgres: PostgresServer,
+    publisher_client: pubsub_v1.PublisherClient,
+) -> None:
+    """Its server stopped (SIGSTOP): no error comes back, no timeout of the server's own
+    fires; the sink's bound on the client side does."""
+    frozen_for = 20.0
+    sink = start_sink(services, created_topic, postgres)
+    sink.wait_for_log(r"connected to PostgreSQL")
+    heartbeat = services.tmp_path / "heartbeat-0"
+    rng = random.Random(5)
+    published = [publish_reading(publisher_client, created_topic, random_reading(rng))]
+    wait_for(lambda: len(stored_ids(postgres)) == 1, timeout=30, what="the first reading")
+    postgres.freeze(True)
+    frozen_at = time.monotonic()
+    try:
+        for _ in range(10):
+            published.append(publish_reading(publisher_client, created_topic, random_reading(rng)))
+            time.sleep(0.5)
+        line = sink.wait_for_log(
+            r"database unavailable \(no answer for (\d+)s\); holding (\d+) messages", timeout=30
+        )
+        noticed = time.monotonic() - frozen_at
+        time.sleep(max(frozen_for - noticed, 0))
+        # The loop turned all along: a fresh heartbeat, which says why it is not ready.
+        age = time.time() - heartbeat.stat().st_mtime
+        state = heartbeat.read_text().strip()
+    finally:
+        postgres.freeze(False)
+    wait_for(
+        lambda: set(published) <= set(stored_ids(postgres)),
+        timeout=60,
+        interval=0.5,
+        what="every reading stored after the server resumed",
+        details=sink.details,
+    )
+    ids = stored_ids(postgres)
+    print(
+        f"\nhung database ({frozen_for:.0f}s SIGSTOP): the sink said so {noticed:.1f}s in "
+        f"({line[0]!r}); heartbeat {age:.1f}s old at the end, {state!r}; "
+        f"{len(published)} published, {len(set(published) - set(ids))} lost, "
+        f"{len(ids) - len(set(ids))} duplicates"
+    )
+    assert noticed < 15
+    assert age < 5, "the heartbeat, hence the loop and its lease renewals, went on"
+    assert state.startswith("not ready: database unavailable")
+    assert sink.process.poll() is None
+    assert len(ids) == len(set(ids)) == len(published)
+
+
 def test_sinks_starting_together_migrate_once(postgres: PostgresServer) -> None:
     config = DatabaseConfig("127.0.0.1", postgres.port, DATABASE, USER, PASSWORD, 5)
     stores = [Store(config) for _ in range(4)]

@@ -6,7 +6,8 @@ import json
 import re
 from typing import Any
 
-MESSAGE_ID = r"message_id=(\S+)"
+# An ID ends at a space or the punctuation that follows it in a line ("…=42: reason").
+MESSAGE_ID = r"message_id=([^\s:;,]+)"
 
 
 def records(log: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -107,6 +108,23 @@ class PostgresServer:
         """``fast``: the server disconnects every client (an administrator's shutdown)."""
         self._command("pg_ctl", "stop", "--wait", f"--pgdata={self.data}", f"--mode={mode}")
 
+    def processes(self) -> list[int]:
+        """The server's processes: the postmaster and every child it started."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = [
+            int(stat.parent.name)
+            for stat in Path("/proc").glob("[0-9]*/stat")
+            if _parent(stat) == postmaster
+        ]
+        return [postmaster, *children]
+
+    def freeze(self, frozen: bool) -> None:
+        """SIGSTOP (or SIGCONT) the whole server: it accepts connections and keeps them
+        open, as its kernel does, but answers nothing, like a hung machine."""
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+
     def running(self) -> bool:
         return (self.data / "postmaster.pid").exists()
 
@@ -129,6 +147,13 @@ class PostgresServer:
             autocommit=True,
             connect_timeout=5,
         )
+
+
+def _parent(stat: Path) -> int:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
 
 
 @contextlib.contextmanager

@@ -1,3 +1,9 @@
+import socket
+
+import pytest
+
+from common.config import ConfigError
+from common.subscriptions import replica_subscription_id
 from subscriber.config import load
 from subscriber.fanout.config import FanoutConfig
 
@@ -10,3 +16,23 @@ def test_receipts_topic_defaults_and_can_be_turned_off() -> None:
     assert FanoutConfig.from_env({**base, "RECEIPTS": "off"}).receipts_topic_id is None
     shared = load({**base, "SUBSCRIPTION_MODE": "shared"})
     assert not hasattr(shared, "receipts_topic_id"), "work queue workers send no receipts"
+
+
+def test_replica_identity_defaults_to_the_host_name() -> None:
+    base = {"PUBSUB_EMULATOR_HOST": "localhost:8085"}
+    assert FanoutConfig.from_env(base).replica_id == socket.gethostname()
+    assert FanoutConfig.from_env({**base, "REPLICA_ID": "subscriber-7d9f-x2"}).replica_id == (
+        "subscriber-7d9f-x2"
+    )
+    first, second = (FanoutConfig.from_env({**base, "REPLICA_ID": "random"}) for _ in range(2))
+    assert first.replica_id != second.replica_id, "random: a new identity per process"
+    for bad in ("-lead", "a b", "x" * 101, "ü"):
+        with pytest.raises(ConfigError, match=r"^REPLICA_ID must be"):
+            FanoutConfig.from_env({**base, "REPLICA_ID": bad})
+
+
+def test_replica_subscription_is_named_after_the_identity() -> None:
+    assert replica_subscription_id("channel", "3f2a9c1b7d0e") == "channel-3f2a9c1b7d0e"
+    assert replica_subscription_id("channel", "Pod.Name_1") == "channel-Pod.Name_1"
+    assert replica_subscription_id("t" * 255, "r" * 100).endswith("-" + "r" * 100)
+    assert len(replica_subscription_id("t" * 255, "r" * 100)) == 255
