@@ -22,6 +22,8 @@ from tests.support import ROOT
 from tests.support.emulator import Emulator, EmulatorUnavailable
 from tests.support.emulator import emulator_host as running_emulator
 from tests.support.environment import clean_env
+from tests.support.postgres import PostgresServer, PostgresUnavailable
+from tests.support.postgres import postgres_server as running_postgres
 from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -165,3 +167,12 @@ def services(emulator_host: str, tmp_path: Path) -> Iterator[Services]:
     yield started
     for service in started.started:
         service.close()
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresServer]:
+    try:
+        with running_postgres() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        unavailable(str(exc))
