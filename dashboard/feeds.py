@@ -19,12 +19,11 @@ from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.subscriber.message import Message
 
 from common.messages import receipts
-from common.messages._json import utc_timestamp
 from common.pubsub import delete_subscription, ensure_subscription, ensure_topic
 from common.retry import ShutdownRequested
 from common.subscriptions import owned_request, random_suffix, subscription_id
 from dashboard.config import DashboardConfig
-from dashboard.grid import Event, Grid
+from dashboard.grid import Delivery, Grid
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +41,13 @@ def dashboard_subscription_request(
     return owned_request(config.pubsub, name, topic_id, role="dashboard", host=host)
 
 
+def delivered(message: Message) -> Delivery:
+    """What the grid needs of a message: its ID, data, attributes and publish time."""
+    return Delivery(
+        message.message_id, message.data, dict(message.attributes), message.publish_time
+    )
+
+
 class Feeds:
     """Creates the subscriptions, streams from them into the grid, deletes them at the end.
 
@@ -54,7 +60,7 @@ class Feeds:
         config: DashboardConfig,
         host: str,
         grid: Grid,
-        apply: Callable[[Callable[[], list[Event]]], None],
+        apply: Callable[[Callable[[], object]], None],
     ) -> None:
         self._config = config
         self._grid = grid
@@ -109,31 +115,26 @@ class Feeds:
 
     def _on_message(self, message: Message) -> None:
         message.ack()  # the dashboard only watches; nothing to retry
-        message_id, data, seen_at = message.message_id, message.data, utc_timestamp()
-        log.debug("published message_id=%s", message_id)
-        self._apply(lambda: self._grid.published(message_id, data, seen_at))
+        delivery = delivered(message)
+        log.debug("published message_id=%s", delivery.message_id)
+        self._apply(lambda: self._grid.published(delivery))
 
     def _on_receipt(self, message: Message) -> None:
         message.ack()
         try:
-            reported = receipts.decode(message.data)
+            receipt = receipts.decode(message.data)
         except receipts.InvalidReceipt as exc:
             log.warning("ignored receipt message_id=%s: %s", message.message_id, exc)
             return
-        seen_at = utc_timestamp()
-        for receipt in reported:
-            log.debug(
-                "receipt %s message_id=%s from %s",
-                receipt.kind,
-                receipt.message_id,
-                receipt.replica,
-            )
-        self._apply(lambda: [event for r in reported for event in self._grid.receipt(r, seen_at)])
+        receipt_id = message.message_id
+        log.debug("receipt %s from %s", receipt.kind, receipt.sender.subscription)
+        self._apply(lambda: self._grid.receipt(receipt, receipt_id))
 
     def _on_dead_letter(self, message: Message) -> None:
         message.ack()
         log.info("dead-lettered message_id=%s", message.message_id)
-        self._apply(self._grid.dead_lettered)
+        delivery = delivered(message)
+        self._apply(lambda: self._grid.dead_lettered(delivery))
 
     def close(self) -> None:
         """Stop streaming and delete the subscriptions, each call with a short deadline."""
