@@ -8,8 +8,9 @@ the revision that client last got (``dashboard.frames``).
 Rows: at most ``history``, the newest. At a high rate not every message gets a row: at
 most ``history / ROW_SECONDS`` new rows a second (10 with the default 50; at least 1),
 so each row
-stays long enough for its replicas' receipts to fill its cells; ``counters.shown`` says
-how many messages had one. The counters count every message regardless.
+stays long enough for its replicas' receipts to fill its cells; a message a replica
+rejects gets one regardless, being the one worth seeing. ``counters.shown`` says how many
+messages had a row; the counters count every message.
 
 Receipts and the published messages arrive on different subscriptions, in any order: a
 receipt for a message not yet seen is held (``Recent``) until the message comes.
@@ -17,6 +18,7 @@ receipt for a message not yet seen is held (``Recent``) until the message comes.
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -40,6 +42,7 @@ SEEN_MESSAGES = 65_536
 SEEN_RECEIPTS = 4_096
 # Outcomes held for messages whose receipt came before the message itself.
 EARLY_OUTCOMES = 4_096
+NOT_A_CHANNEL_MESSAGE = "(not a channel message)"
 
 
 @dataclass(frozen=True)
@@ -52,14 +55,22 @@ class Delivery:
     publish_time: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What the grid remembers of each message seen, row or not."""
+
+    fingerprint: Fingerprint
+    channel: str
+    sequence: int | None
+
+
 @dataclass
 class Row:
     message_id: str
     index: int  # 1 for the first row the grid made, and so on: the page's order
     revision: int
-    channel: str | None = None
-    sequence: int | None = None
-    sent_at: str | None = None
+    channel: str
+    sequence: int | None
     # subscription ID (the column) -> "acked", "rejected" or "dead-lettered"
     handled: dict[str, str] = field(default_factory=dict)
 
@@ -69,7 +80,6 @@ class Row:
             "index": self.index,
             "channel": self.channel,
             "sequence": self.sequence,
-            "sent_at": self.sent_at,
             "handled": self.handled,
         }
 
@@ -97,31 +107,24 @@ class Grid:
         self._next_index = 1
         self.rows_per_second = max(1.0, history / ROW_SECONDS)
         self._row_tokens = TokenBucket(rate=self.rows_per_second, burst=self.rows_per_second)
-        self._seen: Recent[Fingerprint] = Recent(SEEN_MESSAGES)
+        self._seen: Recent[Seen] = Recent(SEEN_MESSAGES)
         self._receipts: Recent[None] = Recent(SEEN_RECEIPTS)
         self._dead_letters: Recent[None] = Recent(SEEN_RECEIPTS)
         self._early: Recent[dict[str, str]] = Recent(EARLY_OUTCOMES)
 
     def published(self, delivery: Delivery) -> None:
         """A message seen on the topic; a redelivery of one already seen changes nothing."""
-        seen = fingerprint(delivery.data, delivery.attributes, delivery.publish_time)
+        seen = Seen(
+            fingerprint(delivery.data, delivery.attributes, delivery.publish_time),
+            *_label(delivery.data),
+        )
         if not self._seen.add(delivery.message_id, seen):
             return
         self._changed_counters().published += 1
         early = self._early.pop(delivery.message_id)
         if self._row_tokens.wait_time(self.now) > 0:
             return  # counted, but no row: the page says rows are a sample
-        self.counters.shown += 1
-        row = self._new_row(delivery.message_id)
-        try:
-            message = decode(delivery.data)
-        except InvalidMessage:
-            row.channel = "(not a channel message)"
-        else:
-            row.channel = f"{message.channel.number} {message.channel.name}"
-            row.sequence = message.sequence
-            row.sent_at = message.sent_at
-        row.handled.update(early or {})
+        self._new_row(delivery.message_id, seen).handled.update(early or {})
 
     def receipt(self, receipt: Receipt, receipt_id: str) -> None:
         """A replica's receipt; ``receipt_id`` is its own Pub/Sub message ID."""
@@ -135,7 +138,10 @@ class Grid:
         column = receipt.sender.subscription
         for handled in receipt.messages:
             if handled.outcome == "rejected" and (seen := self._seen.get(handled.message_id)):
-                self.letters.rejected(handled.message_id, column, seen)
+                self.letters.rejected(handled.message_id, column, seen.fingerprint)
+                if handled.message_id not in self.rows:
+                    # The interesting one: it gets a row, even when rows are a sample.
+                    self._new_row(handled.message_id, seen)
             self._mark(handled.message_id, column, handled.outcome)
 
     def dead_lettered(self, delivery: Delivery) -> None:
@@ -175,8 +181,10 @@ class Grid:
             row.handled[column] = merged
             row.revision = self.revision
 
-    def _new_row(self, message_id: str) -> Row:
-        row = self.rows[message_id] = Row(message_id, self._next_index, self.revision)
+    def _new_row(self, message_id: str, seen: Seen) -> Row:
+        self.counters.shown += 1
+        row = Row(message_id, self._next_index, self.revision, seen.channel, seen.sequence)
+        self.rows[message_id] = row
         self._next_index += 1
         while len(self.rows) > self.history:
             self.rows.popitem(last=False)
@@ -186,6 +194,16 @@ class Grid:
         # Every frame carries the counters: a new revision is all a change needs.
         self.revision += 1
         return self.counters
+
+
+def _label(data: bytes) -> tuple[str, int | None]:
+    """A message's channel as its row shows it, and its sequence number."""
+    try:
+        message = decode(data)
+    except InvalidMessage:
+        return NOT_A_CHANNEL_MESSAGE, None
+    # Interned: 65,536 remembered messages share a few strings, not one each.
+    return sys.intern(f"{message.channel.number} {message.channel.name}"), message.sequence
 
 
 def _merge(before: str | None, outcome: str) -> str:

@@ -34,7 +34,6 @@ def test_the_snapshot_is_versioned_and_whole() -> None:
         "index": 1,
         "channel": "22 Cartoon",
         "sequence": 7,
-        "sent_at": None,
         "handled": {"a-1": "acked"},
     }
     assert body["replicas"] == [

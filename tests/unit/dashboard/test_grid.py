@@ -167,10 +167,14 @@ def test_at_a_high_rate_rows_are_a_sample_and_the_counters_say_so() -> None:
     assert counters.published == 3000
     # A burst of 10, then 10 a second.
     assert 35 <= counters.shown <= 40, counters
-    # Receipts for messages without a row count, and make no row.
+    # Receipts for messages without a row count, and make no row...
     feed.receipt(handled("a-1", ("0-550", "acked")))
     assert counters.acked == 1
     assert "0-550" not in feed.grid.rows
+    # ... unless the message is rejected: the one worth seeing gets a row.
+    feed.receipt(handled("a-1", ("0-551", "rejected"), totals=Totals(1, 1)))
+    assert feed.grid.rows["0-551"].channel == "22 Cartoon"
+    assert feed.cells("0-551") == {"a-1": "rejected"}
 
 
 def test_revisions_mark_exactly_what_changed() -> None:
