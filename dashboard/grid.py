@@ -55,7 +55,7 @@ class Delivery:
     publish_time: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Seen:
     """What the grid remembers of each message seen, row or not."""
 

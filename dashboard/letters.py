@@ -34,7 +34,7 @@ MAX_SHOWN = 10
 MAX_PENDING = 10_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fingerprint:
     """What the dashboard keeps of a published message to know its dead letter again."""
 
