@@ -101,6 +101,7 @@ async def serve_client(websocket: WebSocket, hub: Hub, config: DashboardConfig) 
     sender = asyncio.create_task(hub.send_frames(client))
     hub.track(sender)
     inbound = TokenBucket(rate=INBOUND_PER_SECOND, burst=INBOUND_PER_SECOND)
+    why = ""
     try:
         while not sender.done():
             receiving = asyncio.ensure_future(websocket.receive())
@@ -108,12 +109,16 @@ async def serve_client(websocket: WebSocket, hub: Hub, config: DashboardConfig) 
             if not receiving.done():
                 receiving.cancel()
                 break
-            if receiving.result()["type"] == "websocket.disconnect":
+            message = receiving.result()
+            if message["type"] == "websocket.disconnect":
+                # 1006 without a close frame: gone, or closed by the keepalive ping (1011
+                # sent) for not reading.
+                why = f" (code {message.get('code')})"
                 break
             if inbound.wait_time(time.monotonic()) > 0:
                 client.close(POLICY_VIOLATION, "too many messages from the client")
     finally:
-        hub.leave(client)
+        hub.leave(client, why)
         client.close(POLICY_VIOLATION, "gone")  # ends the sender if still running
         with contextlib.suppress(Exception):
             await asyncio.wait_for(sender, timeout=1.0)

@@ -93,10 +93,10 @@ class Hub:
         log.info("client %s joined (%d connected)", client.name, len(self.clients))
         return client
 
-    def leave(self, client: Client) -> None:
+    def leave(self, client: Client, why: str = "") -> None:
         if client in self.clients:
             self.clients.discard(client)
-            log.info("client %s left (%d connected)", client.name, len(self.clients))
+            log.info("client %s left%s (%d connected)", client.name, why, len(self.clients))
 
     def tick(self) -> None:
         """Apply what the feeds brought, bring the grid's time on, wake the senders."""
@@ -149,7 +149,7 @@ class Hub:
                     client.name,
                     self._stall_seconds,
                 )
-                self.leave(client)
+                self.leave(client, ": stopped reading")
                 return
             except Exception:  # the peer has gone; the route's receive loop sees it too
                 return
