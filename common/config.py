@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from datetime import timedelta
+from typing import Any, TypeVar
 
 from common.logs import LOG_FORMATS
 
@@ -123,6 +124,37 @@ def read_key_file(env: Mapping[str, str]) -> str | None:
 
 
 @dataclass(frozen=True)
+class RetryPolicy:
+    """How long Pub/Sub waits before redelivering a nacked message: exponential backoff
+    from ``minimum_seconds`` to ``maximum_seconds`` (Pub/Sub allows 0 to 600), so a
+    transient failure gets time to pass before the dead-letter topic takes the message.
+    https://cloud.google.com/pubsub/docs/handling-failures#exponential_backoff
+    """
+
+    minimum_seconds: float = 10.0
+    maximum_seconds: float = 600.0
+
+    def request(self) -> dict[str, Any]:
+        """The ``retry_policy`` of a subscription request."""
+        return {
+            "minimum_backoff": timedelta(seconds=self.minimum_seconds),
+            "maximum_backoff": timedelta(seconds=self.maximum_seconds),
+        }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RetryPolicy:
+        """Reads RETRY_MIN_BACKOFF_SECONDS and RETRY_MAX_BACKOFF_SECONDS."""
+        minimum = read_float(env, "RETRY_MIN_BACKOFF_SECONDS", 10.0, minimum=0, maximum=600)
+        maximum = read_float(env, "RETRY_MAX_BACKOFF_SECONDS", 600.0, minimum=0, maximum=600)
+        if maximum < minimum:
+            raise ConfigError(
+                f"RETRY_MAX_BACKOFF_SECONDS must be at least RETRY_MIN_BACKOFF_SECONDS "
+                f"({minimum:g}), got {maximum:g}"
+            )
+        return cls(minimum, maximum)
+
+
+@dataclass(frozen=True)
 class PubSubConfig:
     """Where the stack's topic lives: real Pub/Sub, or the emulator when its host is set."""
 
@@ -135,6 +167,8 @@ class PubSubConfig:
     log_level: str
     # "text" for people, "json" for Cloud Logging (common.logs).
     log_format: str = "text"
+    # The retry policy of every subscription the service creates.
+    retry_policy: RetryPolicy = RetryPolicy()
 
     @property
     def topic_path(self) -> str:
@@ -186,4 +220,5 @@ class PubSubConfig:
             key_file=key_file,
             log_level=read_choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS),
             log_format=read_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
+            retry_policy=RetryPolicy.from_env(env),
         )

@@ -9,6 +9,7 @@ failed or are still unresolved when the service stops.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent import futures
 from typing import Generic, TypeVar
@@ -31,23 +32,33 @@ class Publishes(Generic[T]):
         self._client = client
         self._topic_path = topic_path
         self._on_done = on_done
-        self._pending: set[futures.Future[str]] = set()
+        # Each publish in flight, and when it was made (monotonic).
+        self._pending: dict[futures.Future[str], float] = {}
         self._lock = threading.Lock()
 
     def publish(self, data: bytes, attributes: dict[str, str], context: T) -> None:
+        """Publish; raises what ``PublisherClient.publish`` raises at once (a flow-control
+        limit, a message too large), and reports everything else to ``on_done``."""
         future = self._client.publish(self._topic_path, data, **attributes)
         with self._lock:
-            self._pending.add(future)
+            self._pending[future] = time.monotonic()
         future.add_done_callback(lambda done: self._resolved(done, context))
 
     def _resolved(self, future: futures.Future[str], context: T) -> None:
         with self._lock:
-            self._pending.discard(future)
+            self._pending.pop(future, None)
         self._on_done(future, context)
 
     def in_flight(self) -> int:
         with self._lock:
             return len(self._pending)
+
+    def oldest_seconds(self) -> float:
+        """How long the oldest publish in flight has been waiting; 0 with none. The client
+        retries an unreachable Pub/Sub for minutes: this is how a stall shows."""
+        with self._lock:
+            oldest = min(self._pending.values(), default=None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
 
     def wait(self, timeout: float) -> tuple[int, int]:
         """Wait up to ``timeout`` seconds for the publishes in flight; returns how many of

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -23,8 +24,14 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     exceptions.DeadlineExceeded,
     exceptions.InternalServerError,
 )
-# Deadline for one admin call; the loop below decides how long to keep trying.
-ADMIN_CALL_TIMEOUT_SECONDS = 10.0
+# Deadline for one admin call; the loop below decides how long to keep trying. Short
+# enough that a peer that hangs (a stopped emulator) still lets a waiting service beat
+# its heartbeat inside the health check's window (common.health.MAX_AGE_SECONDS).
+ADMIN_CALL_TIMEOUT_SECONDS = 5.0
+# While waiting, the caller's beat is called this often.
+BEAT_SECONDS = 2.0
+# While the wait goes on, one reminder line this often.
+REMINDER_SECONDS = 60.0
 
 
 class ShutdownRequested(Exception):
@@ -55,28 +62,61 @@ def call_until_ready(
     logger: logging.Logger,
     retry_on: tuple[type[Exception], ...] = UNAVAILABLE,
     delays: Iterator[float] | None = None,
+    beat: Callable[[str], None] | None = None,
 ) -> T:
     """Return ``call()``, retrying on ``retry_on`` until it succeeds or ``stop`` is set.
 
+    Logs the first failure, then a reminder a minute, then the recovery: a long wait
+    costs a few lines. ``beat(reason)`` is called at least every
+    ``BEAT_SECONDS`` while waiting, so a caller's heartbeat says "alive, not ready".
     Raises ``ShutdownRequested`` if ``stop`` is set first; any other error propagates.
     """
     delays = delays or backoff_delays()
     attempt = 1
+    started = time.monotonic()
+    next_reminder = started + REMINDER_SECONDS
     while True:
         if stop.is_set():
             raise ShutdownRequested(what)
         try:
-            return call()
+            result = call()
         except retry_on as exc:
             delay = next(delays)
-            logger.warning(
-                "waiting for %s (attempt %d, %s: %s); retrying in %.1fs",
-                what,
-                attempt,
-                type(exc).__name__,
-                exc,
-                delay,
-            )
+            reason = f"{type(exc).__name__}: {exc}"
+            if attempt == 1:
+                logger.warning(
+                    "waiting for %s (attempt 1, %s); retrying in %.1fs", what, reason, delay
+                )
+            elif time.monotonic() >= next_reminder:
+                next_reminder = time.monotonic() + REMINDER_SECONDS
+                logger.warning(
+                    "still waiting for %s after %.0fs (attempt %d, %s)",
+                    what,
+                    time.monotonic() - started,
+                    attempt,
+                    reason,
+                )
+            else:
+                logger.debug("waiting for %s (attempt %d, %s)", what, attempt, reason)
+        else:
+            if attempt > 1:
+                logger.info("%s: ready after %.1fs", what, time.monotonic() - started)
+            return result
         attempt += 1
-        if stop.wait(delay):
+        if _wait(stop, delay, beat, f"waiting for {what}"):
             raise ShutdownRequested(what)
+
+
+def _wait(
+    stop: threading.Event, seconds: float, beat: Callable[[str], None] | None, reason: str
+) -> bool:
+    """Wait ``seconds`` or until ``stop``; True if stopped. Beats on the way."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if beat is not None:
+            beat(reason)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return stop.is_set()
+        if stop.wait(min(left, BEAT_SECONDS)):
+            return True

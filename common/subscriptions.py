@@ -19,6 +19,9 @@ from common.config import PubSubConfig
 
 MAX_SUBSCRIPTION_ID_LENGTH = 255
 MAX_LABEL_LENGTH = 63
+# A Kubernetes pod name is at most 63 characters in practice (a DNS label); longer
+# identities are cut, leaving the topic ID most of a subscription ID's 255.
+MAX_REPLICA_LENGTH = 100
 APP_LABEL = "pubsub-fanout"
 # The shortest expiration Pub/Sub allows: a safety net for an owned subscription whose
 # process died without deleting it.
@@ -37,6 +40,14 @@ def random_suffix() -> str:
     return secrets.token_hex(4)
 
 
+def replica_subscription_id(topic_id: str, replica: str) -> str:
+    """``<topic>-<replica>``: a fan-out replica's own subscription, the same across its
+    restarts. Characters a subscription ID cannot hold become dashes; valid whenever the
+    topic ID is, as it starts with it."""
+    tail = "-" + (re.sub(r"[^A-Za-z0-9_.~+%-]+", "-", replica)[:MAX_REPLICA_LENGTH] or "replica")
+    return topic_id[: MAX_SUBSCRIPTION_ID_LENGTH - len(tail)] + tail
+
+
 def subscription_id(topic_id: str, host: str, suffix: str) -> str:
     """``<topic>-<host>-<suffix>``: valid whenever the topic ID is, as it starts with it."""
     tail = f"-{host_label(host)}-{suffix}"
@@ -52,6 +63,7 @@ def owned_request(
         "topic": pubsub.topic_path_of(topic_id),
         "labels": {"app": APP_LABEL, "role": role, "host": host_label(host)},
         "expiration_policy": {"ttl": SUBSCRIPTION_TTL},
+        "retry_policy": pubsub.retry_policy.request(),
     }
 
 
@@ -64,4 +76,5 @@ def durable_request(
         "topic": pubsub.topic_path_of(topic_id),
         "labels": {"app": APP_LABEL, "role": role},
         "expiration_policy": {},  # no TTL: never expires
+        "retry_policy": pubsub.retry_policy.request(),
     }

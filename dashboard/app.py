@@ -48,12 +48,12 @@ def create_app(config: DashboardConfig, host: str, stop: threading.Event) -> tup
         # tick. One append, however busy the feeds: nothing here grows with the rate.
         hub.inbox.append(change)
 
-    feeds = Feeds(config, host, grid, apply)
+    feeds = Feeds(config, host, grid, apply, stop)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         ticks = asyncio.create_task(hub.run_ticks())
-        starter = threading.Thread(target=feeds.run, args=(stop,), name="feeds", daemon=True)
+        starter = threading.Thread(target=feeds.run, name="feeds", daemon=True)
         starter.start()
         try:
             yield
@@ -67,9 +67,11 @@ def create_app(config: DashboardConfig, host: str, stop: threading.Event) -> tup
         return FileResponse(STATIC / "index.html")
 
     async def healthz(_request: Request) -> Response:
-        ok = feeds.healthy()
-        body = {"status": "ok" if ok else "starting", "clients": len(hub.clients)}
-        return JSONResponse(body, status_code=200 if ok else 503)
+        reason = feeds.not_ready()
+        body = {"status": "not ready" if reason else "ok", "clients": len(hub.clients)}
+        if reason:
+            body["reason"] = reason
+        return JSONResponse(body, status_code=503 if reason else 200)
 
     async def feed(websocket: WebSocket) -> None:
         await serve_client(websocket, hub, config)

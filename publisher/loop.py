@@ -1,4 +1,12 @@
-"""The publish loop: one message every interval, every publish future checked."""
+"""The publish loop: one message every interval, every publish future checked.
+
+Faults are normal here too. While Pub/Sub is unreachable, the client retries each
+publish (for minutes): the loop goes on, publishes pile up within a flow-control limit
+(past it, new messages are skipped and counted, not queued without end), the health
+check turns red once the oldest one has waited ``STALL_SECONDS``, and when Pub/Sub is
+back they go out. A topic that is gone (deleted, or an emulator restarted empty) is
+created again. Each of these is logged once when it starts and once when it ends.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +18,28 @@ from concurrent import futures
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
+from google.cloud.pubsub_v1 import types
+from google.cloud.pubsub_v1.publisher.exceptions import FlowControlLimitError
 
+from common.config import PubSubConfig
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
+from common.logs import fields
 from common.publishing import Publishes
-from common.pubsub import ensure_topic
+from common.pubsub import ensure_topic, publisher_client
 from common.retry import ShutdownRequested
 from publisher.config import PublisherConfig
 from publisher.sources import SOURCES, Outgoing, Source
 
 log = logging.getLogger(__name__)
 
-
 # At high rates the loop's own scheduling jitter exceeds an interval: lateness up to this
 # is made up by publishing the missed slots at once, so the rate holds.
 MAX_CATCH_UP_SECONDS = 1.0
+# Publishes in flight at most: while Pub/Sub is away they wait here, so this bounds the
+# memory they take (ten seconds' worth at 1,000 msgs/s).
+MAX_IN_FLIGHT = 10_000
+# A publish unresolved this long means Pub/Sub is not answering: not ready.
+STALL_SECONDS = 10.0
 
 
 def next_due(due: float, interval: float, now: float) -> float:
@@ -31,6 +47,17 @@ def next_due(due: float, interval: float, now: float) -> float:
     skips the missed slots instead of publishing them in a burst."""
     due += interval
     return due if due > now - MAX_CATCH_UP_SECONDS else now + interval
+
+
+def client(pubsub: PubSubConfig) -> pubsub_v1.PublisherClient:
+    """A client that refuses a publish past ``MAX_IN_FLIGHT`` rather than queue it."""
+    flow_control = types.PublishFlowControl(
+        message_limit=MAX_IN_FLIGHT,
+        limit_exceeded_behavior=types.LimitExceededBehavior.ERROR,
+    )
+    return publisher_client(
+        pubsub, publisher_options=types.PublisherOptions(flow_control=flow_control)
+    )
 
 
 class Publisher:
@@ -49,8 +76,10 @@ class Publisher:
         self._source = source
         self._rng = random.Random()
         self._sequence = 0
-        # Whether the latest publish to resolve succeeded; the health check reads it.
-        self.last_publish_ok = True
+        self._lock = threading.Lock()
+        # Publishes failed (or skipped) since the last success; 0 while all is well.
+        self._failing = 0
+        self._failing_since = 0.0
         # Set when Pub/Sub says the topic does not exist (deleted, or an emulator that
         # restarted with no state): the loop creates it again.
         self.topic_missing = threading.Event()
@@ -58,29 +87,61 @@ class Publisher:
     def publish_next(self) -> None:
         self._sequence += 1
         message = self._source(self._rng, self._sequence, self._publisher_id)
-        self._publishes.publish(message.data, message.attributes, message)
+        try:
+            self._publishes.publish(message.data, message.attributes, message)
+        except FlowControlLimitError:
+            self._failed(message, f"skipped: {MAX_IN_FLIGHT} publishes already in flight")
+
+    def not_ready(self) -> str:
+        """Why the publisher is not doing its job now, or ""."""
+        with self._lock:
+            failing = self._failing
+        if failing:
+            return f"{failing} publishes failed since the last success"
+        stalled = self._publishes.oldest_seconds()
+        if stalled > STALL_SECONDS:
+            return f"a publish has waited {stalled:.0f}s for Pub/Sub"
+        return ""
 
     def _on_done(self, future: futures.Future[str], message: Outgoing) -> None:
         try:
             message_id = future.result()
         except Exception as exc:  # the future carries the client's final error
-            self.last_publish_ok = False
             if isinstance(exc, exceptions.NotFound):
                 self.topic_missing.set()
-            log.error(
-                "publish failed: %s sequence=%s: %s: %s",
-                message.description,
-                message.sequence,
-                type(exc).__name__,
-                exc,
-            )
+            self._failed(message, f"{type(exc).__name__}: {exc}")
             return
-        self.last_publish_ok = True
+        with self._lock:
+            failed, since, self._failing = self._failing, self._failing_since, 0
+        if failed:
+            log.info(
+                "publishing again after %.1fs; %d publish(es) failed meanwhile",
+                time.monotonic() - since,
+                failed,
+            )
         log.info(
             "published message_id=%s %s sequence=%s",
             message_id,
             message.description,
             message.sequence,
+            extra=fields(event="published", message_id=message_id, sequence=message.sequence),
+        )
+
+    def _failed(self, message: Outgoing, error: str) -> None:
+        """One line for the first failure of a run of them; the rest are counted."""
+        with self._lock:
+            self._failing += 1
+            first = self._failing == 1
+            if first:
+                self._failing_since = time.monotonic()
+        level = logging.ERROR if first else logging.DEBUG
+        log.log(
+            level,
+            "publish failed: %s sequence=%s: %s%s",
+            message.description,
+            message.sequence,
+            error,
+            "; further failures are counted until a publish succeeds" if first else "",
         )
 
     def flush(self, timeout: float) -> bool:
@@ -102,34 +163,33 @@ class Publisher:
 
 def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> int:
     """Publish until ``stop`` is set; return the process exit status."""
-    client = pubsub_v1.PublisherClient()
+    pubsub_client = client(config.pubsub)
     heartbeat = Heartbeat()
+    topic = config.pubsub.topic_path
+
+    def beat(reason: str) -> None:
+        heartbeat.beat(not_ready=reason)
+
     try:
-        ensure_topic(client, config.pubsub.topic_path, stop=stop, logger=log)
+        ensure_topic(pubsub_client, topic, stop=stop, logger=log, beat=beat)
     except ShutdownRequested:
         log.info("stopped before the topic was ready")
         return 0
 
-    publisher = Publisher(client, config.pubsub.topic_path, publisher_id, SOURCES[config.mode])
-    log.info(
-        "publishing %s to %s every %gs",
-        config.mode,
-        config.pubsub.topic_path,
-        config.publish_interval_seconds,
-    )
+    publisher = Publisher(pubsub_client, topic, publisher_id, SOURCES[config.mode])
+    log.info("publishing %s to %s every %gs", config.mode, topic, config.publish_interval_seconds)
     due = time.monotonic()
     try:
         while True:
             if publisher.topic_missing.is_set():
-                log.warning("topic %s is gone; creating it again", config.pubsub.topic_path)
-                ensure_topic(client, config.pubsub.topic_path, stop=stop, logger=log)
+                log.warning("topic %s is gone; creating it again", topic)
+                ensure_topic(pubsub_client, topic, stop=stop, logger=log, beat=beat)
                 publisher.topic_missing.clear()
             now = time.monotonic()
             if now >= due:
                 publisher.publish_next()
                 due = next_due(due, config.publish_interval_seconds, now)
-            if publisher.last_publish_ok:
-                heartbeat.beat()
+            heartbeat.beat(not_ready=publisher.not_ready())
             wait = min(due - time.monotonic(), HEARTBEAT_INTERVAL_SECONDS)
             if stop.wait(max(wait, 0.0)):
                 break

@@ -15,7 +15,7 @@ def run(config: SubscriberConfig, stop: threading.Event, host: str) -> int:
     if isinstance(config, FanoutConfig):
         from subscriber.fanout import replica  # noqa: PLC0415
 
-        return replica.run(config, stop, host)
+        return replica.run(config, stop)
     if isinstance(config, WorkQueueConfig):
         from subscriber.workqueue import worker  # noqa: PLC0415
 

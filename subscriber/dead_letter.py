@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from google.cloud import pubsub_v1
 
 from common.config import PubSubConfig, read_dead_letter_topic, read_int
+from common.logs import fields
 from common.pubsub import ensure_subscription, ensure_topic
 from common.subscriptions import durable_request
 
@@ -59,11 +60,31 @@ def ensure(
     subscriber: pubsub_v1.SubscriberClient,
     stop: threading.Event,
     logger: logging.Logger,
+    beat: Callable[[str], None] | None = None,
 ) -> None:
     """Create the dead-letter topic and its subscription unless they exist; raises
     ``ShutdownRequested`` if ``stop`` is set while Pub/Sub is unreachable."""
-    ensure_topic(topics, pubsub.topic_path_of(config.topic_id), stop=stop, logger=logger)
-    ensure_subscription(subscriber, subscription_request(pubsub, config), stop=stop, logger=logger)
+    topic = pubsub.topic_path_of(config.topic_id)
+    request = subscription_request(pubsub, config)
+    ensure_topic(topics, topic, stop=stop, logger=logger, beat=beat)
+    ensure_subscription(subscriber, request, stop=stop, logger=logger, beat=beat)
+
+
+def log_rejected(
+    logger: logging.Logger,
+    message_id: str,
+    reason: str,
+    delivery_attempt: int | None,
+    max_delivery_attempts: int,
+) -> None:
+    """The one line a consumer logs for a message it nacks because it cannot use it."""
+    logger.warning(
+        "rejected message_id=%s: %s; %s",
+        message_id,
+        reason,
+        rejection_fate(delivery_attempt, max_delivery_attempts),
+        extra=fields(event="rejected", message_id=message_id),
+    )
 
 
 def rejection_fate(delivery_attempt: int | None, max_delivery_attempts: int) -> str:

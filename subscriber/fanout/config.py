@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from common.config import PubSubConfig, read_choice, read_int, read_receipts_topic
+from common.config import (
+    ConfigError,
+    PubSubConfig,
+    read_choice,
+    read_int,
+    read_receipts_topic,
+    read_str,
+)
 from subscriber.dead_letter import DeadLetterConfig
+
+_REPLICA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -17,6 +28,11 @@ class FanoutConfig:
     max_outstanding_messages: int
     # Where the replica reports what it handled (for the live view); None: RECEIPTS=off.
     receipts_topic_id: str | None
+    # The replica's identity: its subscription is <topic>-<replica_id>, the same across
+    # restarts in place (subscriber.fanout.identity).
+    replica_id: str
+    # Threads the handler runs on, at most this many messages at once.
+    handler_threads: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FanoutConfig:
@@ -30,4 +46,18 @@ class FanoutConfig:
                 env, "SUBSCRIBER_MAX_MESSAGES", 100, minimum=1, maximum=10_000
             ),
             receipts_topic_id=read_receipts_topic(env, pubsub.topic_id) if receipts else None,
+            replica_id=read_replica_id(env),
+            handler_threads=read_int(env, "HANDLER_THREADS", 4, minimum=1, maximum=256),
         )
+
+
+def read_replica_id(env: Mapping[str, str]) -> str:
+    """REPLICA_ID, by default the host name: a container's ID in compose, the pod's name
+    in Kubernetes, both unique among live replicas and kept across restarts in place."""
+    value = read_str(env, "REPLICA_ID", socket.gethostname())
+    if not _REPLICA_ID.fullmatch(value):
+        raise ConfigError(
+            "REPLICA_ID must be 1 to 100 letters, digits and - _ . (a host or pod name), "
+            f"got {value!r:.120}"
+        )
+    return value

@@ -1,7 +1,7 @@
 """Sink mode: store every message in PostgreSQL, and ack it only once that is committed.
 
 Replicas share one durable subscription (``<topic>-sink``) and pull with unary Pull
-(``subscriber.unary_pull``). Each batch in hand becomes rows (``rows``): readings, and
+(``common.unary_pull``). Each batch in hand becomes rows (``rows``): readings, and
 rejects for messages that are not readings; both go in one transaction (``store``), and
 the whole batch is acked after the commit. A bad message is stored as a reject and
 acked, so it is never retried forever and never holds up the good ones.
@@ -9,7 +9,7 @@ acked, so it is never retried forever and never holds up the good ones.
 While the database is unavailable the sink never nacks: a nack counts a delivery
 attempt and hands the message straight back, to be pulled again and fail again. It
 keeps the batch in hand instead, renews its leases, pulls nothing more, and retries with
-capped exponential backoff (``outage``), reconnecting each time. Every write is
+capped exponential backoff (``common.outage``), reconnecting each time. Every write is
 idempotent (keyed by the message ID), so a message that does come back (a lapsed lease, a
 sink killed after its commit but before its ack) adds no second row.
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,17 +32,22 @@ import psycopg
 from google.cloud import pubsub_v1
 from google.pubsub_v1.types import ReceivedMessage
 
-from common.health import HEARTBEAT_INTERVAL_SECONDS
-from common.pubsub import ensure_subscription, ensure_topic
-from common.retry import ShutdownRequested
+from common.health import HEARTBEAT_INTERVAL_SECONDS, Beat
+from common.logs import fields
+from common.outage import Outage
+from common.pubsub import (
+    ensure_subscription,
+    ensure_topic,
+    publisher_client,
+    subscriber_client,
+)
 from common.subscriptions import durable_request
+from common.unary_pull.leaser import Leaser
+from common.unary_pull.loop import Consumer, Provision, run_until_stopped
+from common.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
 from subscriber.sink.config import SinkConfig
-from subscriber.sink.outage import Outage
 from subscriber.sink.rows import Incoming, Rows, split
 from subscriber.sink.store import Store, Written, describe_error
-from subscriber.unary_pull.leaser import Leaser
-from subscriber.unary_pull.loop import run_until_stopped
-from subscriber.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
 
 log = logging.getLogger(__name__)
 
@@ -63,19 +69,68 @@ def subscription_request(config: SinkConfig) -> dict[str, Any]:
 
 def run(config: SinkConfig, stop: threading.Event) -> int:
     """Provision the subscription, then store until ``stop``; the exit status."""
-    request = subscription_request(config)
-    with pubsub_v1.SubscriberClient() as subscriber:
-        try:
-            # The sinks provision their subscription, so that readings published before
-            # any sink has run wait in it rather than go nowhere.
-            ensure_topic(
-                pubsub_v1.PublisherClient(), config.pubsub.topic_path, stop=stop, logger=log
+    with subscriber_client(config.pubsub) as subscriber:
+        topics = publisher_client(config.pubsub)
+        return Sink(subscriber, config, stop).run(
+            lambda beat: provision(config, subscriber, topics, stop, beat)
+        )
+
+
+def provision(
+    config: SinkConfig,
+    subscriber: pubsub_v1.SubscriberClient,
+    topics: pubsub_v1.PublisherClient,
+    stop: threading.Event,
+    beat: Beat,
+) -> None:
+    """The topic and the subscription, created if missing: at start, and again after
+    Pub/Sub lost them. The sinks provision them, so that readings published before any
+    sink has run wait in the subscription rather than go nowhere."""
+    kwargs: dict[str, Any] = {"stop": stop, "logger": log, "beat": beat}
+    ensure_topic(topics, config.pubsub.topic_path, **kwargs)
+    ensure_subscription(subscriber, subscription_request(config), wait_for_topic=True, **kwargs)
+
+
+def report(rows: Rows, written: Written) -> Counter[str]:
+    """One line per message, after the commit: where it went. Returns the count of each
+    fate: "stored", "rejected", "already stored"."""
+    counts: Counter[str] = Counter()
+    refused = {reject.message.message_id: reject.reason for reject in written.refused}
+    for row in rows.readings:
+        message_id = row.message.message_id
+        if message_id in written.readings:
+            counts["stored"] += 1
+            log.info(
+                "stored message_id=%s %s measured_at=%s",
+                message_id,
+                row.reading.describe(),
+                row.reading.measured_at.isoformat(),
+                extra=fields(event="stored", message_id=message_id),
             )
-            ensure_subscription(subscriber, request, stop=stop, logger=log, wait_for_topic=True)
-        except ShutdownRequested:
-            log.info("stopped before subscribing")
-            return 0
-        return Sink(subscriber, request["name"], config, stop).run()
+        elif message_id in refused:
+            counts["rejected"] += 1
+            log_rejected(message_id, refused[message_id])
+        else:
+            counts["already stored"] += 1
+            log.info("message_id=%s was already stored (a redelivery)", message_id)
+    for reject in rows.rejects:
+        message_id = reject.message.message_id
+        if message_id in written.rejects:
+            counts["rejected"] += 1
+            log_rejected(message_id, reject.reason)
+        else:
+            counts["already stored"] += 1
+            log.info("message_id=%s was already in rejects (a redelivery)", message_id)
+    return counts
+
+
+def log_rejected(message_id: str, reason: str) -> None:
+    log.warning(
+        "rejected message_id=%s: %s; kept in table rejects",
+        message_id,
+        reason,
+        extra=fields(event="rejected", message_id=message_id),
+    )
 
 
 @dataclass(frozen=True)
@@ -102,11 +157,10 @@ class Sink:
     def __init__(
         self,
         subscriber: pubsub_v1.SubscriberClient,
-        path: str,
         config: SinkConfig,
         stop: threading.Event,
     ) -> None:
-        self._path = path
+        self._path = path = config.pubsub.subscription_path(config.subscription_id)
         self._config = config
         self._stop = stop
         self._store = Store(config.database)
@@ -119,23 +173,21 @@ class Sink:
         self._puller.paused.set()
         self._held: list[Held] = []
         self._connected = False
-        self._outage = Outage(config.retry_max_seconds)
+        self._outage = Outage("database", log, retry_max_seconds=config.retry_max_seconds)
         self.stored = 0
         self.rejected = 0
         self.already_stored = 0
 
-    def run(self) -> int:
-        log.info(
-            "storing messages from %s in PostgreSQL at %s: batches of up to %d, lease %ds",
-            self._path,
-            self._config.database.describe(),
-            self._config.batch_size,
-            self._config.ack_deadline_seconds,
+    def run(self, provision: Provision) -> int:
+        consumer = Consumer(
+            provision=provision,
+            started=self._started,
+            step=self._step,
+            drain=self._drain,
+            not_ready=self._not_ready,
         )
         try:
-            return run_until_stopped(
-                self._puller, self._path, self._stop, step=self._step, drain=self._drain
-            )
+            return run_until_stopped(self._puller, self._path, self._stop, consumer)
         finally:
             self._store.close()
             log.info(
@@ -157,6 +209,20 @@ class Sink:
             self._attempt()
         self._leaser.renew_if_due()
 
+    def _started(self) -> None:
+        log.info(
+            "storing messages from %s in PostgreSQL at %s: batches of up to %d, lease %ds",
+            self._path,
+            self._config.database.describe(),
+            self._config.batch_size,
+            self._config.ack_deadline_seconds,
+        )
+
+    def _not_ready(self) -> str:
+        if self._outage.down:
+            return f"database unavailable, holding {len(self._held)} messages"
+        return "" if self._connected else "not connected to the database yet"
+
     def _attempt(self) -> bool:
         """Store what is in hand (or just connect); True once committed and acked."""
         batch = list(self._held)
@@ -171,47 +237,20 @@ class Sink:
             self._store.close()
             # Hold what is in hand; take nothing more until the database is back.
             self._puller.paused.set()
-            self._outage.failed(describe_error(exc), len(self._held))
+            self._outage.failed(describe_error(exc), f"holding {len(self._held)} messages")
             return False
         if not self._connected:
             self._connected = True
             log.info("connected to PostgreSQL at %s", self._config.database.describe())
-        self._outage.succeeded(len(batch))
+        self._outage.succeeded(f"stored {len(batch)} messages")
         self._puller.paused.clear()
-        self._report(rows, written)
+        counts = report(rows, written)
+        self.stored += counts["stored"]
+        self.rejected += counts["rejected"]
+        self.already_stored += counts["already stored"]
         self._leaser.ack([entry.ack_id for entry in batch])
         del self._held[: len(batch)]
         return True
-
-    def _report(self, rows: Rows, written: Written) -> None:
-        """One line per message, after the commit: where it went."""
-        refused = {reject.message.message_id: reject for reject in written.refused}
-        for row in rows.readings:
-            message_id = row.message.message_id
-            if message_id in written.readings:
-                self.stored += 1
-                log.info(
-                    "stored message_id=%s %s measured_at=%s",
-                    message_id,
-                    row.reading.describe(),
-                    row.reading.measured_at.isoformat(),
-                )
-            elif message_id in refused:
-                self._rejected(message_id, refused[message_id].reason)
-            else:
-                self.already_stored += 1
-                log.info("message_id=%s was already stored (a redelivery)", message_id)
-        for reject in rows.rejects:
-            message_id = reject.message.message_id
-            if message_id in written.rejects:
-                self._rejected(message_id, reject.reason)
-            else:
-                self.already_stored += 1
-                log.info("message_id=%s was already in rejects (a redelivery)", message_id)
-
-    def _rejected(self, message_id: str, reason: str) -> None:
-        self.rejected += 1
-        log.warning("rejected message_id=%s: %s; kept in table rejects", message_id, reason)
 
     def _drain(self) -> None:
         """SIGTERM: pull no more; store and ack what is in hand if the database allows

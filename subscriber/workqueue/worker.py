@@ -2,7 +2,7 @@
 
 Each message is a task (``common.messages.tasks``) run in a worker process (``pool``).
 The worker takes only as many messages as it has free processes (flow control), keeps
-their leases alive while they run (``subscriber.unary_pull``), terminates a task that
+their leases alive while they run (``common.unary_pull``), terminates a task that
 passes its deadline and nacks it so that it is retried (after max delivery attempts
 Pub/Sub dead-letters it), and acks only after a task succeeded.
 
@@ -24,16 +24,21 @@ from typing import Any
 from google.cloud import pubsub_v1
 from google.pubsub_v1.types import ReceivedMessage
 
-from common.health import HEARTBEAT_INTERVAL_SECONDS
+from common.health import HEARTBEAT_INTERVAL_SECONDS, Beat
+from common.logs import fields
 from common.messages.tasks import InvalidTask, Task, decode
-from common.pubsub import ensure_subscription, ensure_topic
-from common.retry import ShutdownRequested
+from common.pubsub import (
+    ensure_subscription,
+    ensure_topic,
+    publisher_client,
+    subscriber_client,
+)
 from common.subscriptions import durable_request
+from common.unary_pull.leaser import Leaser
+from common.unary_pull.loop import Consumer, Provision, run_until_stopped
+from common.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
 from subscriber import dead_letter
-from subscriber.dead_letter import rejection_fate
-from subscriber.unary_pull.leaser import Leaser
-from subscriber.unary_pull.loop import run_until_stopped
-from subscriber.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
+from subscriber.dead_letter import log_rejected, rejection_fate
 from subscriber.workqueue.config import WorkQueueConfig
 from subscriber.workqueue.pool import Outcome, ProcessSlots
 
@@ -52,26 +57,29 @@ def subscription_request(config: WorkQueueConfig) -> dict[str, Any]:
 
 def run(config: WorkQueueConfig, stop: threading.Event) -> int:
     """Provision the queue, then work until ``stop``; the exit status."""
-    request = subscription_request(config)
-    with pubsub_v1.SubscriberClient() as subscriber:
-        topics = pubsub_v1.PublisherClient()
-        try:
-            dead_letter.ensure(
-                config.pubsub,
-                config.dead_letter,
-                topics=topics,
-                subscriber=subscriber,
-                stop=stop,
-                logger=log,
-            )
-            # The workers provision the queue, so that tasks published before any worker
-            # has run wait in it rather than go nowhere.
-            ensure_topic(topics, config.pubsub.topic_path, stop=stop, logger=log)
-            ensure_subscription(subscriber, request, stop=stop, logger=log, wait_for_topic=True)
-        except ShutdownRequested:
-            log.info("stopped before subscribing")
-            return 0
-        return Worker(subscriber, request["name"], config, stop).run()
+    with subscriber_client(config.pubsub) as subscriber:
+        topics = publisher_client(config.pubsub)
+        return Worker(subscriber, config, stop).run(
+            lambda beat: provision(config, subscriber, topics, stop, beat)
+        )
+
+
+def provision(
+    config: WorkQueueConfig,
+    subscriber: pubsub_v1.SubscriberClient,
+    topics: pubsub_v1.PublisherClient,
+    stop: threading.Event,
+    beat: Beat,
+) -> None:
+    """The queue and what it needs, created if missing: at start, and again after Pub/Sub
+    lost them. The workers provision the queue, so that tasks published before any worker
+    has run wait in it rather than go nowhere."""
+    kwargs: dict[str, Any] = {"stop": stop, "logger": log, "beat": beat}
+    dead_letter.ensure(
+        config.pubsub, config.dead_letter, topics=topics, subscriber=subscriber, **kwargs
+    )
+    ensure_topic(topics, config.pubsub.topic_path, **kwargs)
+    ensure_subscription(subscriber, subscription_request(config), wait_for_topic=True, **kwargs)
 
 
 @dataclass
@@ -130,11 +138,10 @@ class Worker:
     def __init__(
         self,
         subscriber: pubsub_v1.SubscriberClient,
-        path: str,
         config: WorkQueueConfig,
         stop: threading.Event,
     ) -> None:
-        self._path = path
+        self._path = path = config.pubsub.subscription_path(config.subscription_id)
         self._config = config
         self._max_attempts = config.dead_letter.max_delivery_attempts
         self._stop = stop
@@ -148,7 +155,19 @@ class Worker:
         self.completed = 0
         self.failed = 0
 
-    def run(self) -> int:
+    def run(self, provision: Provision) -> int:
+        consumer = Consumer(
+            provision=provision, started=self._started, step=self._step, drain=self._drain
+        )
+        try:
+            return run_until_stopped(self._puller, self._path, self._stop, consumer)
+        finally:
+            self._slots.close()
+            log.info(
+                "worker stopped: %d completed, %d failed or timed out", self.completed, self.failed
+            )
+
+    def _started(self) -> None:
         log.info(
             "working on %s with %d processes; task deadline %gs, lease %ds",
             self._path,
@@ -156,15 +175,6 @@ class Worker:
             self._config.task_deadline_seconds,
             self._config.ack_deadline_seconds,
         )
-        try:
-            return run_until_stopped(
-                self._puller, self._path, self._stop, step=self._step, drain=self._drain
-            )
-        finally:
-            self._slots.close()
-            log.info(
-                "worker stopped: %d completed, %d failed or timed out", self.completed, self.failed
-            )
 
     def _step(self) -> None:
         now = time.monotonic()
@@ -189,12 +199,7 @@ class Worker:
         try:
             task = decode(message.data)
         except InvalidTask as exc:
-            log.warning(
-                "rejected message_id=%s: %s; %s",
-                message.message_id,
-                exc,
-                rejection_fate(attempt, self._max_attempts),
-            )
+            log_rejected(log, message.message_id, str(exc), attempt, self._max_attempts)
             self._leaser.nack([received.ack_id])
             return
         number = self._slots.start(task)
@@ -217,6 +222,7 @@ class Worker:
                 lease.message_id,
                 seconds,
                 outcome.text,
+                extra=fields(event="completed", message_id=lease.message_id),
             )
             self._leaser.ack([lease.ack_id])
             return
@@ -229,6 +235,7 @@ class Worker:
             seconds,
             outcome.text,
             lease.fate(self._max_attempts),
+            extra=fields(event="failed", message_id=lease.message_id),
         )
 
     def _stop_overdue(self) -> None:
@@ -247,6 +254,7 @@ class Worker:
                 lease.message_id,
                 self._config.task_deadline_seconds,
                 lease.fate(self._max_attempts),
+                extra=fields(event="timed out", message_id=lease.message_id),
             )
 
     def _drain(self) -> None:

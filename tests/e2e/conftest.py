@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import unavailable
 from tests.support import ROOT
-from tests.support.compose import DockerUnavailable, Stack, new_stack, running_stack
+from tests.support.compose import DockerUnavailable, Stack, inspect, new_stack, running_stack
 
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 # Compose project names unique to this checkout: two checkouts on one Docker Engine (git
@@ -31,6 +31,13 @@ def stack_for_test(
         return new_stack(f"{name}-{CHECKOUT}", settings, directory=directory, profiles=profiles)
     except DockerUnavailable as exc:
         unavailable(f"the end-to-end tests need Docker: {exc}")
+
+
+def replica_subscriptions(stack: Stack, topic: str = "channel") -> list[str]:
+    """The fan-out replicas' own subscriptions, ``<topic>-<host name>``: not the
+    dead-letter one, not the dashboard's, not the replicas' claims in the registry."""
+    hosts = {inspect(c, "{{.Config.Hostname}}") for c in stack.containers("subscriber")}
+    return [s for s in stack.subscriptions() if s.removeprefix(f"{topic}-") in hosts]
 
 
 def copy_project(destination: Path) -> None:

@@ -5,15 +5,19 @@ The tests run in this order against one stack: images, fan-out, real-GCP wiring,
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import tarfile
 import time
+import urllib.request
 from functools import partial
 from pathlib import PurePosixPath
 
 import pytest
 
+from tests.e2e.conftest import replica_subscriptions
 from tests.support import ROOT
 from tests.support.compose import Stack, docker, inspect, logs
 from tests.support.logs import message_ids
@@ -35,13 +39,6 @@ MESSAGES_TO_CHECK = 10
 
 def received_all(container: str, expected: set[str]) -> bool:
     return expected <= set(message_ids(logs(container), "received"))
-
-
-def replica_subscriptions(stack: Stack) -> list[str]:
-    """The replicas' own subscriptions: not the dead-letter one, not the dashboard's."""
-    return [
-        s for s in stack.subscriptions() if not s.endswith("dead-letter") and "-dashboard-" not in s
-    ]
 
 
 def image_of(stack: Stack, service: str) -> str:
@@ -89,6 +86,26 @@ def test_images_run_as_non_root_without_the_key(stack: Stack, service: str) -> N
     assert added < MAX_ADDED_BYTES
 
 
+def test_every_container_is_hardened_and_published_on_loopback_only(stack: Stack) -> None:
+    """As the engine reports them: read-only root filesystems, no new privileges, no
+    capabilities; the emulator's and the live view's ports bound to 127.0.0.1 alone,
+    and answering there."""
+    for service in ("emulator", "publisher", "subscriber", "dashboard"):
+        for container in stack.containers(service):
+            assert inspect(container, "{{.HostConfig.ReadonlyRootfs}}") == "true", service
+            assert inspect(container, "{{json .HostConfig.CapDrop}}") == '["ALL"]', service
+            options = inspect(container, "{{json .HostConfig.SecurityOpt}}")
+            assert "no-new-privileges:true" in options, service
+    for service, path in (("emulator", "/"), ("dashboard", "/healthz")):
+        (container,) = stack.containers(service)
+        bindings = json.loads(inspect(container, "{{json .NetworkSettings.Ports}}"))
+        hosts = {binding["HostIp"] for ports in bindings.values() for binding in ports or []}
+        assert hosts == {"127.0.0.1"}, f"{service} published on {hosts}"
+        port = next(b["HostPort"] for ports in bindings.values() for b in ports or [])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            assert response.status == 200, service
+
+
 def test_every_message_reaches_all_three_replicas(stack: Stack) -> None:
     replicas = stack.containers("subscriber")
     assert len(replicas) == 3
@@ -127,9 +144,14 @@ def test_gcp_file_mounts_the_key_read_only_and_fails_clearly_on_a_bad_one(stack:
     files = ("docker-compose.gcp.yml",)
     env_check = (
         "import os; p = os.environ['GOOGLE_APPLICATION_CREDENTIALS']; open(p).read(); "
-        "print(p, [line.split()[3].split(',')[0] for line in open('/proc/mounts') "
+        "s = os.stat(p); print(p, oct(s.st_mode & 0o777), s.st_uid, os.getuid(), "
+        "[line.split()[3].split(',')[0] for line in open('/proc/mounts') "
         "if line.split()[1] == p])"
     )
+    # A key only its owner can read, that owner the services' user (docs/google-cloud.md).
+    key = stack.directory / "sa.json"
+    os.chown(key, 10001, 10001)
+    key.chmod(0o400)
     stack.env["GCP_PROJECT_ID"] = "my-gcp-project"
     try:
         mounted = stack(
@@ -143,7 +165,9 @@ def test_gcp_file_mounts_the_key_read_only_and_fails_clearly_on_a_bad_one(stack:
             env_check,
             files=files,
         ).stdout
-        assert mounted.strip().endswith("/run/secrets/gcp-service-account ['ro']"), mounted
+        # Read by the services' user, its owner; nobody else may; mounted read-only.
+        expected = "/run/secrets/gcp-service-account 0o400 10001 10001 ['ro']"
+        assert mounted.strip().endswith(expected), mounted
         # sa.json here is the example, not a real key: the service must say so and stop.
         result = stack("run", "--rm", "--no-deps", "subscriber", files=files, check=False)
     finally:

@@ -114,7 +114,10 @@ def topic(
     topic_id = f"it-{uuid.uuid4().hex[:10]}"
     yield topic_id
     publisher, subscriber = clients
-    for name in (topic_id, f"{topic_id}-dead-letter", f"{topic_id}-receipts"):
+    for name in (
+        topic_id,
+        *(f"{topic_id}-{kind}" for kind in ("dead-letter", "receipts", "replicas")),
+    ):
         for subscription in subscriptions_of(subscriber, name):
             subscriber.delete_subscription(request={"subscription": subscription})
         with contextlib.suppress(exceptions.NotFound):
@@ -138,11 +141,18 @@ class Services:
     def start(self, module: str, topic: str, **settings: str) -> ServiceProcess:
         """``python -m module`` on the emulator and ``topic``, in a clean environment."""
         index = len(self.started)
+        defaults = {
+            # Each process its own replica, as each container has its own host name.
+            "REPLICA_ID": f"replica-{index}",
+            # Retries a second or two apart: a dead-letter test sees 5 attempts in seconds.
+            "RETRY_MIN_BACKOFF_SECONDS": "1",
+            "RETRY_MAX_BACKOFF_SECONDS": "2",
+        }
         env = clean_env(
             PUBSUB_EMULATOR_HOST=self.emulator_host,
             PUBSUB_TOPIC=topic,
             HEARTBEAT_FILE=str(self.tmp_path / f"heartbeat-{index}"),
-            **settings,
+            **{**defaults, **settings},
         )
         service = ServiceProcess(module, env, self.tmp_path / f"{module}-{index}.log")
         self.started.append(service)

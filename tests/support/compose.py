@@ -19,11 +19,11 @@ from tests.support.environment import clean_env
 from tests.support.waiting import wait_for
 
 # Overrides of docker-compose.yml for this machine, never for users: image builds reach
-# PyPI through the host's network (containers here have no route out), and the postgres
-# password is handed over in a way the local stand-in image also understands.
+# PyPI through the host's network (containers here have no route out), and the local
+# stand-in for the postgres image runs as the compose file runs the official one.
 OVERRIDES = (
     "tests/support/compose.build-on-host-network.yml",
-    "tests/support/compose.postgres-password-env.yml",
+    "tests/support/compose.postgres-standin.yml",
 )
 COMMAND_TIMEOUT_SECONDS = 600
 READY_TIMEOUT_SECONDS = 120

@@ -109,13 +109,14 @@ def test_gcp_file_runs_the_same_services_without_the_emulator(
     assert set(compose_gcp["services"]) == set(APP_SERVICES)
     for name in APP_SERVICES:
         local, gcp = compose["services"][name], compose_gcp["services"][name]
-        for key in ("build", "deploy", "restart", "stop_grace_period"):
+        for key in ("build", "deploy", "restart", "stop_grace_period", "read_only", "cap_drop"):
             assert local.get(key) == gcp.get(key), f"{name}.{key} differs between the files"
         assert "depends_on" not in gcp
         assert "PUBSUB_EMULATOR_HOST" not in gcp["environment"]
         assert set(local["environment"]) - {"PUBSUB_EMULATOR_HOST"} == set(gcp["environment"]) - {
             "GOOGLE_APPLICATION_CREDENTIALS"
         }
+        assert gcp["environment"]["LOG_FORMAT"] == "${LOG_FORMAT:-json}", "Cloud Logging's"
         (secret,) = gcp["secrets"]
         assert gcp["environment"]["GOOGLE_APPLICATION_CREDENTIALS"] == f"/run/secrets/{secret}"
         assert compose_gcp["secrets"][secret] == {"file": "./sa.json"}
@@ -168,7 +169,7 @@ def test_credentials_never_reach_an_image_or_git() -> None:
 def test_dashboard_is_on_by_default_with_its_own_lock(compose: dict[str, Any]) -> None:
     dashboard = compose["services"]["dashboard"]
     assert "profiles" not in dashboard, "the live view starts with `docker compose up`"
-    assert dashboard["ports"] == ["${DASHBOARD_PORT:-8080}:8080"]
+    assert dashboard["ports"] == ["${HOST_BIND_ADDRESS:-127.0.0.1}:${DASHBOARD_PORT:-8080}:8080"]
     assert "requirements-dashboard.lock" in dockerfile("Dockerfile-Dashboard")
     # The web server stays out of the publisher's and subscriber's images.
     for image in ("publisher", "subscriber"):

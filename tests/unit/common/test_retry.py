@@ -38,18 +38,28 @@ class Flaky:
 
 
 def test_retries_unavailable_until_ready(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     call = Flaky(
         exceptions.ServiceUnavailable("connection refused"), exceptions.DeadlineExceeded("slow")
     )
+    reasons: list[str] = []
     result = call_until_ready(
-        call, what="the emulator", stop=threading.Event(), logger=log, delays=iter([0, 0])
+        call,
+        what="the emulator",
+        stop=threading.Event(),
+        logger=log,
+        delays=iter([0, 0]),
+        beat=reasons.append,
     )
     assert (result, call.calls) == ("ready", 3)
-    assert (
-        "waiting for the emulator (attempt 1, ServiceUnavailable: 503 connection refused)"
-        in caplog.text
-    )
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "waiting for the emulator (attempt 1, ServiceUnavailable: 503 connection refused); "
+        "retrying in 0.0s"
+    ], "one line when the wait starts, not one per attempt"
     assert "attempt 2, DeadlineExceeded" in caplog.text
+    assert "the emulator: ready after" in caplog.text
+    assert reasons == ["waiting for the emulator"] * 2, "the caller's heartbeat while waiting"
 
 
 def test_other_errors_propagate() -> None:

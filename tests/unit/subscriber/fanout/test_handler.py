@@ -1,68 +1,49 @@
+"""The demo's handler, and what a handler is given. Acks, nacks and their receipts go
+through Pub/Sub itself: tests/integration/test_fanout*.py."""
+
 import logging
-import queue
+from datetime import UTC, datetime
 
 import pytest
-from google.cloud.pubsub_v1.subscriber import message as pubsub_message
-from google.cloud.pubsub_v1.subscriber._protocol import requests
-from google.pubsub_v1.types import PubsubMessage
+from google.pubsub_v1.types import PubsubMessage, ReceivedMessage
 
-from common.messages.channels import Channel, ChannelMessage
-from subscriber.fanout.handler import ChannelHandler
+from common.messages.channels import Channel, ChannelMessage, InvalidMessage
+from subscriber.fanout.handler import Delivery, log_channel
 
 
-def received(
-    data: bytes, *, message_id: str = "42", delivery_attempt: int = 1
-) -> tuple[pubsub_message.Message, "queue.Queue[object]"]:
-    """A message as the streaming pull hands it to the callback; acks land in the queue."""
-    requests_out: queue.Queue[object] = queue.Queue()
-    raw = PubsubMessage(data=data, message_id=message_id)._pb
-    return pubsub_message.Message(raw, "ack-1", delivery_attempt, requests_out), requests_out
+def delivery(data: bytes, *, attempt: int = 1) -> Delivery:
+    message = PubsubMessage(
+        data=data,
+        message_id="1234",
+        attributes={"publisher": "pub-1"},
+        publish_time=datetime(2026, 11, 22, 13, 45, tzinfo=UTC),
+    )
+    return Delivery.of(ReceivedMessage(ack_id="ack-1", message=message, delivery_attempt=attempt))
 
 
-def test_good_message_is_logged_with_its_id_then_acked(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_delivery_carries_the_message_and_its_attempt() -> None:
+    received = delivery(b"body", attempt=3)
+    assert (received.message_id, received.data, received.delivery_attempt) == ("1234", b"body", 3)
+    assert received.attributes == {"publisher": "pub-1"}
+    assert received.publish_time == datetime(2026, 11, 22, 13, 45, tzinfo=UTC)
+    # 0 is what Pub/Sub sends for a subscription without a dead-letter policy.
+    assert delivery(b"body", attempt=0).delivery_attempt is None
+
+
+def test_a_channel_message_is_logged_with_its_id(caplog: pytest.LogCaptureFixture) -> None:
     data, _ = ChannelMessage(
         Channel(22, "Cartoon"), 9, "2026-11-22T13:45:00.123Z", "pub-1"
     ).encode()
-    message, requests_out = received(data, message_id="1234")
-    handler = ChannelHandler(max_delivery_attempts=5)
     with caplog.at_level(logging.INFO):
-        handler(message)
-    assert isinstance(requests_out.get_nowait(), requests.AckRequest)
-    assert requests_out.empty()
+        log_channel(delivery(data))
     assert (
         "received message_id=1234 channel=22 Cartoon sequence=9 publisher=pub-1 "
         "sent_at=2026-11-22T13:45:00.123Z"
     ) in caplog.text
-    assert (handler.handled, handler.rejected) == (1, 0)
+    (record,) = caplog.records
+    assert record.fields == {"event": "received", "message_id": "1234"}  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("attempt", "fate"), [(1, "attempt 1 of 5"), (5, "now dead-letters it")])
-def test_bad_message_is_nacked_toward_the_dead_letter_topic(
-    caplog: pytest.LogCaptureFixture, attempt: int, fate: str
-) -> None:
-    message, requests_out = received(b"not json", message_id="77", delivery_attempt=attempt)
-    handler = ChannelHandler(max_delivery_attempts=5)
-    handler(message)
-    assert isinstance(requests_out.get_nowait(), requests.NackRequest)
-    assert requests_out.empty()
-    assert "rejected message_id=77: body is not JSON" in caplog.text
-    assert fate in caplog.text
-    assert (handler.handled, handler.rejected) == (0, 1)
-
-
-def test_outcome_is_reported_after_the_ack_or_nack() -> None:
-    reported: list[tuple[str, str, int | None]] = []
-    acks_seen_first: list[bool] = []
-    good, good_requests = received(ChannelMessage(Channel(7, "Movies")).encode()[0], message_id="1")
-    bad, bad_requests = received(b"{}", message_id="2", delivery_attempt=3)
-
-    def on_outcome(message_id: str, outcome: str, attempt: int | None) -> None:
-        requests_out = good_requests if message_id == "1" else bad_requests
-        acks_seen_first.append(not requests_out.empty())
-        reported.append((message_id, outcome, attempt))
-
-    handler = ChannelHandler(max_delivery_attempts=5, on_outcome=on_outcome)
-    handler(good)
-    handler(bad)
-    assert reported == [("1", "acked", 1), ("2", "rejected", 3)]
-    assert acks_seen_first == [True, True], "a receipt tells what was done, not what will be"
+def test_anything_else_raises_so_the_replica_rejects_it() -> None:
+    with pytest.raises(InvalidMessage, match="body is not JSON"):
+        log_channel(delivery(b"not json"))

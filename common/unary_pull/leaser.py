@@ -105,6 +105,8 @@ class Leaser:
                 ack_deadline_seconds=seconds,
                 timeout=RPC_TIMEOUT_SECONDS,
             )
+        except exceptions.NotFound:
+            log.debug("no lease to set: the subscription %s is gone", self._path)
         except exceptions.GoogleAPICallError as exc:
             log.warning(
                 "could not set the lease of message_id=%s to %ds: %s",

@@ -1,0 +1,161 @@
+"""A fan-out replica's identity, and the rule that one live process holds it at a time.
+
+The identity (REPLICA_ID, by default the host name) names the replica's subscription, so
+a replica restarted in place (same container, same pod: same host name) resumes its own
+subscription and receives what was published while it was down. Two live processes with
+one identity would share that subscription, each receiving part of its messages: fan-out
+silently broken. Compose and Kubernetes give every container or pod a host name of its
+own, so this happens only by misconfiguration (a fixed REPLICA_ID or ``hostname:``, host
+networking); docs/operations.md states the rule for compose, Kubernetes and Cloud Run.
+
+To detect it, each process claims its identity when it starts, and checks the claim
+every ``CHECK_SECONDS``. The claim is a record in Pub/Sub itself: a subscription named
+after the identity on the registry topic ``<topic>-replicas``, on which nothing is ever
+published (so it holds no messages), labelled with the claiming process's boot ID. A
+starting process always claims (it may be the same replica after a crash: it must resume
+at once, not wait for a lease to lapse); a process that finds its claim taken by another
+says so and stops, so two live processes sharing an identity fail loudly within
+``CHECK_SECONDS``, each taking the claim in turn, rather than share quietly.
+
+A record rather than labels on the replica's subscription: Pub/Sub has no compare-and-set
+on labels, and the emulator cannot update them at all (measured: "labels is not a known
+Subscription field"). Taking a claim is therefore delete then create.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+
+from google.api_core import exceptions
+from google.cloud import pubsub_v1
+
+from common.config import PubSubConfig
+from common.pubsub import ensure_subscription, ensure_topic
+from common.retry import ADMIN_CALL_TIMEOUT_SECONDS, call_until_ready
+from common.subscriptions import owned_request, replica_subscription_id
+
+log = logging.getLogger(__name__)
+
+# How often a process checks that it still holds its identity: one admin read each time.
+CHECK_SECONDS = 30.0
+BOOT_LABEL = "boot"
+
+
+class IdentityTaken(Exception):
+    """Another live process claimed this replica's identity."""
+
+
+def registry_topic(topic_id: str) -> str:
+    return f"{topic_id}-replicas"
+
+
+class Claim:
+    """This process's claim on the identity ``replica``; ``boot`` tells processes apart."""
+
+    def __init__(
+        self,
+        subscriber: pubsub_v1.SubscriberClient,
+        topics: pubsub_v1.PublisherClient,
+        pubsub: PubSubConfig,
+        replica: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._subscriber = subscriber
+        self._topics = topics
+        self._pubsub = pubsub
+        self.replica = replica
+        self.boot = secrets.token_hex(4)
+        registry = registry_topic(pubsub.topic_id)
+        self._registry_path = pubsub.topic_path_of(registry)
+        self._request = owned_request(
+            pubsub,
+            replica_subscription_id(registry, replica),
+            registry,
+            role="replica-claim",
+            host=replica,
+        )
+        self._request["labels"][BOOT_LABEL] = self.boot
+        self.path: str = self._request["name"]
+        self._clock = clock
+        self._next_check = clock() + CHECK_SECONDS
+
+    def take(self, stop: threading.Event, beat: Callable[[str], None]) -> None:
+        """Claim the identity, replacing any earlier claim; waits while Pub/Sub is away
+        (raises ``ShutdownRequested`` if stopped meanwhile)."""
+        ensure_topic(self._topics, self._registry_path, stop=stop, logger=log, beat=beat)
+        holder = self._holder(stop, beat)
+        if holder not in (None, self.boot):
+            log.warning(
+                "replica %s was claimed by process %s: taking it over (a restart of this "
+                "replica, or another live process with this REPLICA_ID, which will stop)",
+                self.replica,
+                holder,
+            )
+            self._delete(stop, beat)
+        ensure_subscription(self._subscriber, self._request, stop=stop, logger=log, beat=beat)
+        self._next_check = self._clock() + CHECK_SECONDS
+
+    def check_if_due(self) -> None:
+        """Every ``CHECK_SECONDS``: raise ``IdentityTaken`` if another process holds the
+        claim now. A claim gone with Pub/Sub's state (an emulator restart) is taken again
+        by ``take`` when the replica provisions; a check that cannot reach Pub/Sub waits
+        for the next one."""
+        if self._clock() < self._next_check:
+            return
+        self._next_check = self._clock() + CHECK_SECONDS
+        try:
+            record = self._subscriber.get_subscription(
+                subscription=self.path, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
+            )
+        except exceptions.GoogleAPICallError as exc:
+            log.debug("could not check the claim on replica %s: %s", self.replica, exc)
+            return
+        holder = record.labels.get(BOOT_LABEL)
+        if holder != self.boot:
+            raise IdentityTaken(
+                f"replica {self.replica} is claimed by process {holder}, not this one "
+                f"({self.boot}): two live processes share REPLICA_ID={self.replica}; "
+                "give each a REPLICA_ID of its own (docs/operations.md)"
+            )
+
+    def release(self) -> None:
+        """On a clean exit: drop the claim if it is still this process's; one short try."""
+        try:
+            record = self._subscriber.get_subscription(
+                subscription=self.path, retry=None, timeout=1.0
+            )
+            if record.labels.get(BOOT_LABEL) == self.boot:
+                self._subscriber.delete_subscription(
+                    subscription=self.path, retry=None, timeout=1.0
+                )
+        except exceptions.GoogleAPICallError as exc:
+            log.debug("could not release the claim on replica %s: %s", self.replica, exc)
+
+    def _holder(self, stop: threading.Event, beat: Callable[[str], None]) -> str | None:
+        def read() -> str | None:
+            try:
+                record = self._subscriber.get_subscription(
+                    subscription=self.path, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
+                )
+            except exceptions.NotFound:
+                return None
+            return str(record.labels.get(BOOT_LABEL, ""))
+
+        what = f"Pub/Sub to read the claim on replica {self.replica}"
+        return call_until_ready(read, what=what, stop=stop, logger=log, beat=beat)
+
+    def _delete(self, stop: threading.Event, beat: Callable[[str], None]) -> None:
+        def delete() -> None:
+            with contextlib.suppress(exceptions.NotFound):
+                self._subscriber.delete_subscription(
+                    subscription=self.path, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
+                )
+
+        what = f"Pub/Sub to replace the claim on replica {self.replica}"
+        call_until_ready(delete, what=what, stop=stop, logger=log, beat=beat)
