@@ -124,7 +124,11 @@ class Trial:
             port = free_port()
             dashboard = self.start("dashboard", DASHBOARD_LISTEN_PORT=str(port))
             dashboard.wait_for_log(r"listening on \S+-dead-letter-dashboard-", timeout=60)
-            replicas = [self.start("subscriber") for _ in range(self.args.replicas)]
+            # Each its own identity, as each container has its own host name.
+            replicas = [
+                self.start("subscriber", REPLICA_ID=f"replica-{n}")
+                for n in range(self.args.replicas)
+            ]
             for replica in replicas:
                 replica.wait_for_log(r"subscriber\.fanout\.replica: listening on ", timeout=60)
             readers = Readers(port, clients)
