@@ -45,8 +45,8 @@ class Session:
 
 @dataclass
 class Column:
-    # The replica's subscription ID: it names the replica's queue, which is what a
-    # column shows (its host name may be shared by replicas on one machine).
+    # The replica's subscription ID, <topic>-<replica id>: its queue, kept across its
+    # restarts in place (each a new session).
     id: str
     host: str
     revision: int

@@ -4,7 +4,7 @@ Replicas publish them to ``<topic>-receipts`` (``subscriber.fanout.receipts``); 
 dashboard reads them (``dashboard.feeds``). A receipt is small UTF-8 JSON::
 
     {"kind": "handled", "replica": "3f2a9c1b7d0e",
-     "subscription": "channel-3f2a9c1b7d0e-1a2b3c4d", "session": "5e0c2a91",
+     "subscription": "channel-3f2a9c1b7d0e", "session": "5e0c2a91",
      "acked": 1204, "rejected": 3,
      "messages": [{"message_id": "42", "outcome": "acked", "delivery_attempt": 1,
                    "handled_at": "2026-11-25T18:00:00.123Z"}]}

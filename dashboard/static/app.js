@@ -68,7 +68,6 @@ function el(tag, attrs, text) {
 
 const number = new Intl.NumberFormat("en");
 const rate = (value) => (value < 10 ? value.toFixed(1) : number.format(Math.round(value)));
-const shortId = (id) => id.slice(-8);
 
 function renderCounters() {
   const c = state.counters;
@@ -89,9 +88,9 @@ function renderHead() {
   head.replaceChildren(el("th", { class: "msg" }, "message"), el("th", { class: "chan" }, "channel"));
   for (const r of state.replicas) {
     const th = el("th", { class: `replica ${r.status}`, "data-replica-id": r.id, "data-status": r.status, title: r.id });
-    // Replicas on one host (or restarted ones) differ by their subscription's suffix.
-    th.append(el("span", { class: "dot" }), el("span", { class: "host" }, r.host),
-              el("span", { class: "suffix" }, ` ${shortId(r.id)}`));
+    // The replica's ID (its host name by default), unique among live replicas; its
+    // subscription, <topic>-<replica id>, in the tooltip.
+    th.append(el("span", { class: "dot" }), el("span", { class: "host" }, r.host));
     const status = r.status === "joined" ? "" : `${r.status} · `;
     th.append(el("span", { class: "sub" }, `${status}${number.format(r.acked)} acked`
       + (r.rejected ? ` · ${number.format(r.rejected)} rejected` : "")));
@@ -117,7 +116,7 @@ function renderRows() {
 }
 
 function renderDeadLetters() {
-  const hosts = new Map(state.replicas.map((r) => [r.id, `${r.host} ${shortId(r.id)}`]));
+  const hosts = new Map(state.replicas.map((r) => [r.id, r.host]));
   document.getElementById("dead-letters-panel").hidden = state.deadLetters.length === 0;
   document.getElementById("dead-letters").replaceChildren(...[...state.deadLetters].reverse().map((d) => {
     const li = el("li", { "data-dead-letter-id": d.dead_letter_id, "data-message-id": d.message_id || "" });

@@ -14,7 +14,7 @@ from common.messages.receipts import (
 )
 
 HEAD = b'"replica": "h", "subscription": "s"'
-SENDER = Sender("3f2a9c1b7d0e", "channel-3f2a9c1b7d0e-1a2b3c4d", "5e0c2a91")
+SENDER = Sender("3f2a9c1b7d0e", "channel-3f2a9c1b7d0e", "5e0c2a91")
 
 
 def test_handled_receipt_carries_what_the_dashboard_needs() -> None:
@@ -29,7 +29,7 @@ def test_handled_receipt_carries_what_the_dashboard_needs() -> None:
     assert json.loads(data) == {
         "kind": "handled",
         "replica": "3f2a9c1b7d0e",
-        "subscription": "channel-3f2a9c1b7d0e-1a2b3c4d",
+        "subscription": "channel-3f2a9c1b7d0e",
         "session": "5e0c2a91",
         "acked": 1204,
         "rejected": 3,
@@ -63,7 +63,7 @@ def test_announcements_name_the_replica_and_carry_its_totals(kind: str) -> None:
     assert json.loads(data) == {
         "kind": kind,
         "replica": "3f2a9c1b7d0e",
-        "subscription": "channel-3f2a9c1b7d0e-1a2b3c4d",
+        "subscription": "channel-3f2a9c1b7d0e",
         "session": "5e0c2a91",
         "acked": 7,
         "rejected": 1,
