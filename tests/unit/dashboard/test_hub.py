@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import os
 import socket
@@ -20,6 +21,7 @@ from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 
 from common.messages.channels import Channel, ChannelMessage
+from common.messages.receipts import Receipt, Sender, Totals
 from dashboard.app import serve_client
 from dashboard.config import DashboardConfig
 from dashboard.grid import Delivery, Grid
@@ -34,7 +36,8 @@ FRAMES_PER_SECOND = 10
 @contextlib.asynccontextmanager
 async def serving(hub: Hub, stall_seconds: float) -> AsyncIterator[int]:
     """The dashboard's ``/ws`` route served as the dashboard serves it, on a free port,
-    ticking; yields the port."""
+    ticking; yields the port. ``stall_seconds`` sets uvicorn's pings, as the dashboard's
+    setting does (the hub has its own)."""
     port = free_port()
     config = DashboardConfig.from_env(
         {
@@ -154,3 +157,39 @@ def stuck_client(port: int) -> socket.socket:
     sock.settimeout(5)
     assert sock.recv(1024).startswith(b"HTTP/1.1 101")
     return sock
+
+
+def test_a_client_whose_socket_is_full_is_dropped_when_a_frame_waits_too_long() -> None:
+    """The other way out, for pings too far apart to notice: frames of 2,000 columns with long names
+    (about 10 MB/s) fill the socket's buffers in seconds, then a send waits too long."""
+
+    async def big_frames(hub: Hub) -> None:
+        for n in itertools.count(1):
+            receipts = [
+                Receipt("alive", Sender("h" * 250, f"r-{c:04}" + "x" * 245, "s"), Totals(n, 0))
+                for c in range(2000)
+            ]
+
+            def change(receipts: list[Receipt] = receipts, n: int = n) -> None:
+                for i, receipt in enumerate(receipts):
+                    hub.grid.receipt(receipt, f"{n}-{i}")
+
+            hub.inbox.append(change)
+            await asyncio.sleep(0.1)
+
+    async def scenario() -> tuple[float, int]:
+        hub = new_hub(stall_seconds=0.5)
+        async with serving(hub, stall_seconds=120.0) as port:
+            stuck = await asyncio.to_thread(stuck_client, port)
+            flooding = asyncio.create_task(big_frames(hub))
+            started = time.monotonic()
+            while len(hub.clients) == 1 and time.monotonic() - started < 30:
+                await asyncio.sleep(0.1)
+            flooding.cancel()
+            stuck.close()
+            return time.monotonic() - started, len(hub.clients)
+
+    dropped_after, clients = asyncio.run(scenario())
+    print(f"a client with full buffers was dropped after {dropped_after:.1f}s")
+    assert clients == 0
+    assert dropped_after < 30
