@@ -28,7 +28,7 @@ from typing import Any
 from common.messages.channels import InvalidMessage, decode
 from common.messages.receipts import Receipt
 from dashboard.columns import Columns
-from dashboard.letters import DeadLetters, Fingerprint, fingerprint
+from dashboard.letters import DeadLetters, Fingerprint, fingerprint, millis
 from dashboard.limits import TokenBucket
 from dashboard.rates import RateMeter
 from dashboard.recent import Recent
@@ -53,6 +53,12 @@ class Delivery:
     data: bytes
     attributes: Mapping[str, str] = field(default_factory=dict)
     publish_time: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        """What tells this message from any other: its ID, and its publish time, because
+        an emulator restarted empty hands out the same IDs again from 1."""
+        return f"{self.message_id}@{millis(self.publish_time)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,17 +124,21 @@ class Grid:
             fingerprint(delivery.data, delivery.attributes, delivery.publish_time),
             *_label(delivery.data),
         )
-        if not self._seen.add(delivery.message_id, seen):
+        before = self._seen.get(delivery.message_id)
+        if before is not None and before.fingerprint.published_ms == seen.fingerprint.published_ms:
             return
+        # New, or a new message under a reused ID (published at another time): the latest.
+        self._seen.pop(delivery.message_id)
+        self._seen.add(delivery.message_id, seen)
         self._changed_counters().published += 1
         early = self._early.pop(delivery.message_id)
         if self._row_tokens.wait_time(self.now) > 0:
             return  # counted, but no row: the page says rows are a sample
         self._new_row(delivery.message_id, seen).handled.update(early or {})
 
-    def receipt(self, receipt: Receipt, receipt_id: str) -> None:
-        """A replica's receipt; ``receipt_id`` is its own Pub/Sub message ID."""
-        if not self._receipts.add(receipt_id, None):
+    def receipt(self, receipt: Receipt, delivery: Delivery) -> None:
+        """A replica's receipt, decoded from ``delivery``."""
+        if not self._receipts.add(delivery.key, None):
             return
         counters = self._changed_counters()
         added = self.columns.apply(receipt, self.now, self.revision)
@@ -146,7 +156,7 @@ class Grid:
 
     def dead_lettered(self, delivery: Delivery) -> None:
         """A message on the dead-letter topic; linked to its row when its rejection was seen."""
-        if not self._dead_letters.add(delivery.message_id, None):
+        if not self._dead_letters.add(delivery.key, None):
             return
         self._changed_counters().dead_lettered += 1
         letter = self.letters.arrived(
@@ -184,6 +194,7 @@ class Grid:
     def _new_row(self, message_id: str, seen: Seen) -> Row:
         self.counters.shown += 1
         row = Row(message_id, self._next_index, self.revision, seen.channel, seen.sequence)
+        self.rows.pop(message_id, None)  # a reused ID: the new message goes on top
         self.rows[message_id] = row
         self._next_index += 1
         while len(self.rows) > self.history:

@@ -19,7 +19,7 @@ def busy_grid() -> Grid:
     grid.tick(0.0)
     for n in range(5):
         grid.published(Delivery(str(n), CARTOON))
-    grid.receipt(acked("a-1", ["0", "1", "2", "3", "4"], 5), "r1")
+    grid.receipt(acked("a-1", ["0", "1", "2", "3", "4"], 5), Delivery("r1", b""))
     grid.tick(0.1)
     return grid
 
@@ -54,7 +54,7 @@ def test_a_frame_holds_each_changed_row_once_however_many_changes() -> None:
     grid = busy_grid()
     sent = grid.revision
     for n in range(3):  # three receipts about row 4 from three replicas between two ticks
-        grid.receipt(acked(f"r-{n}", ["4"], 1), f"x{n}")
+        grid.receipt(acked(f"r-{n}", ["4"], 1), Delivery(f"x{n}", b""))
     grid.published(Delivery("5", CARTOON))
     body = frame(grid, sent)
     assert (body["type"], body["version"]) == ("frame", 2)

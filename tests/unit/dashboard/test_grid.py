@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 from common.messages.channels import Channel, ChannelMessage
 from common.messages.receipts import Handled, Outcome, Receipt, Sender, Totals
 from dashboard.grid import Delivery, Grid
@@ -35,7 +37,7 @@ class Feed:
 
     def receipt(self, receipt: Receipt, receipt_id: str | None = None) -> None:
         self._receipt_ids += 1
-        self.grid.receipt(receipt, receipt_id or f"r{self._receipt_ids}")
+        self.grid.receipt(receipt, Delivery(receipt_id or f"r{self._receipt_ids}", b""))
 
     def cells(self, message_id: str) -> dict[str, str]:
         return self.grid.rows[message_id].handled
@@ -201,3 +203,19 @@ def test_rates_follow_the_counts() -> None:
         feed.receipt(handled("a-1", *acked, totals=Totals(20 * second, 0)))  # type: ignore[arg-type]
         feed.grid.tick(100.0 + second)
     assert feed.grid.rates.rates() == (20.0, 20.0)
+
+
+def test_an_emulator_restarted_empty_hands_out_the_same_ids_for_new_messages() -> None:
+    feed = Feed()
+    before, after = (datetime(2026, 11, 30, 22, 0, s, tzinfo=UTC) for s in (1, 9))
+    feed.grid.published(Delivery("1", CARTOON, {}, before))
+    feed.grid.published(Delivery("1", CARTOON, {}, before))  # a redelivery: the same
+    feed.grid.published(Delivery("1", b"not json", {}, after))  # a new message, same ID
+    assert feed.grid.counters.published == 2
+    assert [(r.message_id, r.channel) for r in feed.grid.rows.values()] == [
+        ("1", "(not a channel message)")
+    ]
+    receipt = handled("a-1", ("1", "acked"))
+    feed.grid.receipt(receipt, Delivery("7", b"", {}, before))
+    feed.grid.receipt(receipt, Delivery("7", b"", {}, after))  # receipt IDs are reused too
+    assert feed.grid.counters.deliveries == 2

@@ -172,7 +172,7 @@ def test_a_client_whose_socket_is_full_is_dropped_when_a_frame_waits_too_long() 
 
             def change(receipts: list[Receipt] = receipts, n: int = n) -> None:
                 for i, receipt in enumerate(receipts):
-                    hub.grid.receipt(receipt, f"{n}-{i}")
+                    hub.grid.receipt(receipt, Delivery(f"{n}-{i}", b""))
 
             hub.inbox.append(change)
             await asyncio.sleep(0.1)
