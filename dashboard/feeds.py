@@ -184,14 +184,14 @@ class Feeds:
         self._apply(lambda: self._grid.published(delivery))
 
     def _on_receipt(self, message: ReceivedMessage) -> None:
-        receipt_id = message.message.message_id
+        delivery = delivered(message)
         try:
-            receipt = receipts.decode(message.message.data)
+            receipt = receipts.decode(delivery.data)
         except receipts.InvalidReceipt as exc:
-            log.warning("ignored receipt message_id=%s: %s", receipt_id, exc)
+            log.warning("ignored receipt message_id=%s: %s", delivery.message_id, exc)
             return
         log.debug("receipt %s from %s", receipt.kind, receipt.sender.subscription)
-        self._apply(lambda: self._grid.receipt(receipt, receipt_id))
+        self._apply(lambda: self._grid.receipt(receipt, delivery))
 
     def _on_dead_letter(self, message: ReceivedMessage) -> None:
         delivery = delivered(message)
