@@ -78,7 +78,9 @@ def environment(container: Doc, config_maps: Mapping[str, Doc]) -> dict[str, Any
     return env
 
 
-def pod_violations(workload: Doc, grace: Mapping[str, float]) -> list[str]:
+def pod_violations(
+    workload: Doc, grace: Mapping[str, float], config_maps: Mapping[str, Doc]
+) -> list[str]:
     """Security, resources, probes and grace period of one workload's pod template."""
     name = workload["metadata"]["name"]
     pod = workload["spec"]["template"]["spec"]
@@ -116,6 +118,15 @@ def pod_violations(workload: Doc, grace: Mapping[str, float]) -> list[str]:
         check(not security.get("privileged"), f"{where}: not privileged")
         check(security.get("runAsNonRoot", True) is True, f"{where}: runAsNonRoot not undone")
         check(security.get("runAsUser", UID) == UID, f"{where}: runAsUser not changed")
+        # Kubernetes lets env win over envFrom, podman 4.3.1's kube play the other way round:
+        # a variable set in both would differ between the cluster and the podman test.
+        shared = {
+            k
+            for s in container.get("envFrom", [])
+            for k in config_maps[s["configMapRef"]["name"]].get("data", {})
+        }
+        twice = shared & {item["name"] for item in container.get("env", [])}
+        check(not twice, f"{where}: {sorted(twice)} in env and envFrom both")
         resources = container.get("resources", {})
         for kind in ("cpu", "memory"):
             request = resources.get("requests", {}).get(kind)

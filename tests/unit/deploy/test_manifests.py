@@ -119,10 +119,10 @@ def test_keda_resources_use_known_fields(overlay: str) -> None:
 
 
 def test_every_workload_meets_the_pod_rules(overlay: str) -> None:
-    grace = rules.compose_grace_seconds()
-    workloads = of_kind(render(overlay), *rules.WORKLOAD_KINDS)
+    grace, docs = rules.compose_grace_seconds(), render(overlay)
+    workloads = of_kind(docs, *rules.WORKLOAD_KINDS)
     assert workloads
-    violations = [v for w in workloads for v in rules.pod_violations(w, grace)]
+    violations = [v for w in workloads for v in rules.pod_violations(w, grace, config_maps(docs))]
     assert violations == []
 
 
@@ -254,15 +254,20 @@ def _mutations() -> dict[str, tuple[Callable[[Doc], None], str]]:
             "terminationGracePeriodSeconds",
         ),
         "no /tmp": (lambda d: container(d).pop("volumeMounts"), "emptyDir at /tmp"),
+        "env over envFrom": (
+            lambda d: container(d)["env"].append({"name": "LOG_LEVEL", "value": "DEBUG"}),
+            "in env and envFrom both",
+        ),
     }
 
 
 @pytest.mark.parametrize("mutation", sorted(_mutations()))
 def test_the_pod_rules_catch_a_workload_that_breaks_them(mutation: str) -> None:
-    broken = copy.deepcopy(deployment(render("local"), "subscriber"))
+    docs = render("local")
+    broken = copy.deepcopy(deployment(docs, "subscriber"))
     change, rule = _mutations()[mutation]
     change(broken)
-    violations = rules.pod_violations(broken, rules.compose_grace_seconds())
+    violations = rules.pod_violations(broken, rules.compose_grace_seconds(), config_maps(docs))
     assert any(rule in v for v in violations), violations
 
 
