@@ -29,7 +29,8 @@ for pair in publisher:Dockerfile-Pub subscriber:Dockerfile-Sub dashboard:Dockerf
     if [ "$arch" = arm64 ] && [ -n "${ARM64_BASE:-}" ]; then from=(--from "$ARM64_BASE"); fi
     started=$SECONDS
     # The host's network: pip reaches PyPI from the build (containers have no route out here).
-    podman build --quiet --network host --platform "$platform" "${from[@]}" \
+    # Docker's image format, not OCI: OCI has no HEALTHCHECK, and podman would drop it.
+    podman build --quiet --format docker --network host --platform "$platform" "${from[@]}" \
       -f "$dockerfile" -t "$image" . >/dev/null
     echo "built $image in $((SECONDS - started))s"
     podman manifest add "$list" "containers-storage:$image" >/dev/null
@@ -44,7 +45,7 @@ for name in publisher subscriber dashboard; do
     podman image inspect --format "{{.Id}} {{.Os}}/{{.Architecture}} {{.Size}}" "$image" |
       awk -v image="$image" '{ printf "%-50s %.12s  %-12s %d MB\n", image, $1, $2, $3 / 1e6 }'
     # What the architecture's python says, run through qemu where foreign.
-    podman run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --platform "$platform" \
+    podman run --rm --health-cmd none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --platform "$platform" \
       --entrypoint python "$image" -c 'import platform; print("  runs:", platform.machine())'
   done
   echo "  manifest list localhost/pubsub-fanout-$name:$tag:" \
