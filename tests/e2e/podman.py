@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import urllib.request
@@ -44,6 +45,9 @@ TIMEOUT = 600
 
 
 def podman(*args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
+    # Without DOCKER_CONFIG: a folder set there only for Docker's CLI plugins (as .ci/run
+    # does for Compose v2) has no config.json, and podman's docker-daemon transport fails.
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k != "DOCKER_CONFIG"}
     result = subprocess.run(
         ["podman", *args], capture_output=True, text=True, timeout=TIMEOUT, env=env, check=False
     )

@@ -199,11 +199,11 @@ def grace_seconds(played: Played, name: str) -> int:
     return seconds
 
 
-def stop(played: Played, name: str, pod: str) -> datetime:
+def stop(played: Played, name: str, container: str) -> datetime:
     """SIGTERM, then SIGKILL after the grace period: the kubelet's way. Returns when the
     stop began (UTC)."""
     began = datetime.now(UTC).replace(tzinfo=None)
-    podman("pod", "stop", "--time", str(grace_seconds(played, name)), pod)
+    podman("stop", "--time", str(grace_seconds(played, name)), container)
     return began
 
 
@@ -212,36 +212,36 @@ def shutdown_seconds(state: kube.Doc, log: str, began: datetime) -> str:
     finished = datetime.fromisoformat(state["FinishedAt"].removesuffix("Z")[:26])
     match = re.search(r"^(\S+)Z INFO +common.shutdown: SIGTERM received", log, re.M)
     if match is None:  # the dashboard: uvicorn takes the signal, and logs nothing
-        return f"{(finished - began).total_seconds():.1f}s from `pod stop` to exit"
+        return f"{(finished - began).total_seconds():.1f}s from `podman stop` to exit"
     seconds = (finished - datetime.fromisoformat(match[1])).total_seconds()
     return f"{seconds:.1f}s from SIGTERM to exit"
 
 
 def test_kube_down_leaves_no_replica_subscription(played: Played) -> None:
-    """The kubelet stops a pod with SIGTERM and waits up to terminationGracePeriodSeconds;
-    `podman pod stop --time` does the same. `podman kube down` (4.3.1) alone does not: it
-    tore the pods down under the services' SIGTERM clean-up and left the replicas' and the
-    dashboard's subscriptions behind (seen here), so the pods are stopped first, as a
-    cluster would, and kube down then removes them."""
+    """The kubelet stops a pod's containers with SIGTERM and waits up to
+    terminationGracePeriodSeconds, keeping the pod's network until they have exited.
+    `podman kube down` (4.3.1) alone does not: it stops the pods with their infra
+    containers, and the replicas' and the dashboard's subscriptions stayed behind (seen
+    here). So the containers are stopped first, as a cluster would, and kube down then
+    removes the pods."""
     subscribers = kube.pod_containers("subscriber")
-    # Each pod on its own, in parallel, as kubelets would (one `podman pod stop` of several
-    # pods stops them one after another). The replicas and the dashboard first: with the
-    # whole stack stopping at once on this 2-CPU machine, the emulator answered the
-    # replicas' delete (1 s deadline) too late (504) and left their subscriptions (seen
-    # here; reported). Podman's own locking makes the command's duration no measure of the
-    # service: each container's exit status says whether it finished within its grace
-    # period (0) or was killed (137), and its log how long its clean-up took.
-    began: dict[str, datetime] = {}
-    for phase in (("subscriber", "dashboard"), ("publisher", "task-publisher", "worker")):
-        jobs = [(name, pod) for name in phase for pod in kube.pods(name)]
-        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-            starts = pool.map(lambda job: stop(played, *job), jobs)
-            began.update(zip([pod for _, pod in jobs], starts, strict=True))
+    # Every container at once, each on its own clock, as the kubelets would: SIGTERM, then
+    # SIGKILL after the pod's grace period. The containers, not the pods: `podman pod
+    # stop` (and `kube down`) stops each pod's infra container with them, taking the
+    # network away in the middle of the services' clean-up (seen here: every RPC after
+    # SIGTERM ran into its deadline, and the replicas' subscriptions stayed), where a
+    # cluster keeps the pod's network until its containers have exited. The command's
+    # duration, with podman's locking, says little: each container's exit status says
+    # whether it finished within its grace period (0) or was killed (137), and its log
+    # how long its clean-up took.
+    jobs = [(name, c) for name in SERVICES for c in kube.pod_containers(name)]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        starts = pool.map(lambda job: stop(played, *job), jobs)
+        began = dict(zip([container for _, container in jobs], starts, strict=True))
     for name in SERVICES:
         for container in kube.pod_containers(name):
             state, log = kube.inspect(container)["State"], played.logs(container)
-            pod = next(p for p in began if container.startswith(f"{p}-"))
-            took = shutdown_seconds(state, log, began[pod])
+            took = shutdown_seconds(state, log, began[container])
             print(f"{container}: exit {state['ExitCode']}, {took}")
             assert state["ExitCode"] == 0, f"{container}:\n{log[-3000:]}"
     for container in subscribers:
