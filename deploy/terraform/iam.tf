@@ -15,9 +15,33 @@ locals {
   # the channel, the receipts and the dead letters (it reads all three).
   attachers = {
     "subscriber/channel"            = ["subscriber", "channel"]
+    "subscriber/channel-replicas"   = ["subscriber", "channel-replicas"]
     "dashboard/channel"             = ["dashboard", "channel"]
     "dashboard/channel-receipts"    = ["dashboard", "channel-receipts"]
     "dashboard/channel-dead-letter" = ["dashboard", "channel-dead-letter"]
+  }
+  # What each service looks up at start (and after Pub/Sub lost it) before it would create
+  # it: the services look before they create (common/pubsub.py), so reading is enough
+  # where Terraform made everything.
+  topic_readers = {
+    "publisher/channel"              = ["publisher", "channel"]
+    "task-publisher/tasks"           = ["task-publisher", "tasks"]
+    "readings-publisher/readings"    = ["readings-publisher", "readings"]
+    "subscriber/channel-dead-letter" = ["subscriber", "channel-dead-letter"]
+    "subscriber/channel-receipts"    = ["subscriber", "channel-receipts"]
+    "subscriber/channel-replicas"    = ["subscriber", "channel-replicas"]
+    "worker/tasks"                   = ["worker", "tasks"]
+    "worker/tasks-dead-letter"       = ["worker", "tasks-dead-letter"]
+    "sink/readings"                  = ["sink", "readings"]
+    "dashboard/channel"              = ["dashboard", "channel"]
+    "dashboard/channel-receipts"     = ["dashboard", "channel-receipts"]
+    "dashboard/channel-dead-letter"  = ["dashboard", "channel-dead-letter"]
+  }
+  subscription_readers = {
+    "subscriber/channel-dead-letter" = ["subscriber", google_pubsub_subscription.dead_letter["channel-dead-letter"].name]
+    "worker/tasks-dead-letter"       = ["worker", google_pubsub_subscription.dead_letter["tasks-dead-letter"].name]
+    "worker/tasks-workers"           = ["worker", google_pubsub_subscription.tasks_workers.name]
+    "sink/readings-sink"             = ["sink", google_pubsub_subscription.readings_sink.name]
   }
   # While the services provision: the shared subscriptions each one (re)creates.
   provisioning_attachers = var.services_provision_shared_resources ? {
@@ -61,6 +85,20 @@ resource "google_pubsub_subscription_iam_member" "sink" {
   subscription = google_pubsub_subscription.readings_sink.name
   role         = "roles/pubsub.subscriber"
   member       = google_service_account.service["sink"].member
+}
+
+resource "google_pubsub_topic_iam_member" "reader" {
+  for_each = local.topic_readers
+  topic    = local.topic[each.value[1]].name
+  role     = "roles/pubsub.viewer"
+  member   = google_service_account.service[each.value[0]].member
+}
+
+resource "google_pubsub_subscription_iam_member" "reader" {
+  for_each     = local.subscription_readers
+  subscription = each.value[1]
+  role         = "roles/pubsub.viewer"
+  member       = google_service_account.service[each.value[0]].member
 }
 
 resource "google_project_iam_member" "provisioner" {

@@ -1,8 +1,9 @@
 # Topics and durable subscriptions, named as the services name them by default
 # (PUBSUB_TOPIC, DEAD_LETTER_TOPIC = <topic>-dead-letter, RECEIPTS_TOPIC = <topic>-receipts,
 # SUBSCRIPTION_ID of the worker and the sink in deploy/kubernetes).
-# Per-replica and dashboard subscriptions are not here: each process creates its own and
-# deletes it on SIGTERM (1-day TTL as a safety net).
+# Per-replica and dashboard subscriptions, and the replicas' identity claims on
+# channel-replicas, are not here: each process creates its own and deletes it on SIGTERM
+# (1-day TTL as a safety net).
 
 locals {
   labels = { app = "pubsub-fanout" }
@@ -10,6 +11,7 @@ locals {
     "channel",             # fan-out demo
     "channel-dead-letter", # its replicas' dead letters
     "channel-receipts",    # replicas' receipts for the live view
+    "channel-replicas",    # replicas' identity claims (subscriber/fanout/identity.py)
     "tasks",               # work queue
     "tasks-dead-letter",   # tasks that failed every attempt
     "readings",            # durable sink

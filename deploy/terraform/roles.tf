@@ -29,15 +29,14 @@ resource "google_project_iam_custom_role" "subscription_attacher" {
   permissions = ["pubsub.topics.attachSubscription"]
 }
 
-# Only while var.services_provision_shared_resources: the services' create calls for topics
-# and shared subscriptions that Terraform already made (Pub/Sub checks the permission before
-# it finds the resource exists).
+# Only with var.services_provision_shared_resources: the services may create again the
+# topics and shared subscriptions Terraform made, should one go missing.
 resource "google_project_iam_custom_role" "provisioner" {
   count       = var.services_provision_shared_resources ? 1 : 0
   project     = var.project_id
   role_id     = "pubsubFanoutProvisioner"
   title       = "pubsub-fanout: create topics and subscriptions if missing"
-  description = "Create (never delete, read or publish to) topics and subscriptions. Temporary: until the services look before they create."
+  description = "Create (never delete, read or publish to) topics and subscriptions, should one Terraform made go missing."
   permissions = [
     "pubsub.topics.create",
     "pubsub.subscriptions.create",

@@ -36,12 +36,13 @@ variable "keda_namespace" {
 variable "services_provision_shared_resources" {
   description = <<-EOT
     The services create the topics and the shared subscriptions they use when those are
-    missing (so the compose stack needs no set-up), and Pub/Sub checks the create permission
-    even when the resource exists. While true, the services get that permission. Set false
-    once they look before they create: Terraform then provisions alone.
+    missing (so the compose stack needs no set-up), after looking for them first. With
+    Terraform provisioning them, looking is enough (false, the default). True gives the
+    services the permission to create them too, for a project where they may be missing
+    (say, after someone deleted one) and the services should make them again.
   EOT
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "max_delivery_attempts" {

@@ -138,10 +138,13 @@ def pod_violations(
         check("readinessProbe" in container, f"{where}: readiness probe")
         dockerfile = DOCKERFILES.get(image_name(container["image"]))
         if dockerfile is not None:
+            # Liveness asks only whether the process's loop turns (--live): a restart cannot
+            # bring Pub/Sub or the database back. Readiness, or the start-up probe, may ask
+            # the HEALTHCHECK's whole question (common.health).
             command = container.get("livenessProbe", {}).get("exec", {}).get("command")
             check(
-                command == healthcheck_command(dockerfile),
-                f"{where}: liveness runs {dockerfile}'s HEALTHCHECK",
+                command == [*healthcheck_command(dockerfile), "--live"],
+                f"{where}: liveness runs {dockerfile}'s HEALTHCHECK with --live",
             )
         tmp = [m for m in container.get("volumeMounts", []) if m["mountPath"] == "/tmp"]
         check(
