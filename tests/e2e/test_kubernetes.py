@@ -116,12 +116,15 @@ def save_logs(run: Played) -> None:
 
 
 def replica_subscriptions(run: Played) -> list[str]:
-    """The replicas' own subscriptions: not the dead-letter one, not the dashboard's,
-    not the work queue's."""
+    """The replicas' own subscriptions, ``channel-<pod name>``: not the dead-letter one,
+    not the dashboard's, not the work queue's, not the replicas' identity claims."""
     return [
         s
         for s in kube.subscriptions(run.emulator_ip)
-        if s.startswith("channel-") and not s.endswith("dead-letter") and "-dashboard-" not in s
+        if s.startswith("channel-")
+        and not s.startswith("channel-replicas-")
+        and not s.endswith("dead-letter")
+        and "-dashboard-" not in s
     ]
 
 
@@ -148,6 +151,7 @@ def test_replica_id_is_the_pod_name(played: Played) -> None:
         env = dict(e.split("=", 1) for e in kube.inspect(container)["Config"]["Env"])
         pod = container.removesuffix("-subscriber")
         assert env["REPLICA_ID"] == pod
+        assert f"channel-{pod}" in replica_subscriptions(played), "its subscription's name"
 
 
 def received_all(played: Played, replica: str, expected: set[str]) -> bool:
