@@ -24,6 +24,8 @@ _RESOURCE_ID = re.compile(r"[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}")
 _PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _HOST_PORT = re.compile(r"(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>[0-9]{1,5})")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# TRACING: off, or where spans go (common.tracing).
+TRACING_MODES = ("off", "otlp", "cloud-trace")
 
 
 class ConfigError(ValueError):
@@ -169,6 +171,8 @@ class PubSubConfig:
     log_format: str = "text"
     # The retry policy of every subscription the service creates.
     retry_policy: RetryPolicy = RetryPolicy()
+    # "off", or where the spans go: "otlp" (any collector) or "cloud-trace".
+    tracing: str = "off"
 
     @property
     def topic_path(self) -> str:
@@ -221,4 +225,5 @@ class PubSubConfig:
             log_level=read_choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS),
             log_format=read_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
             retry_policy=RetryPolicy.from_env(env),
+            tracing=read_choice(env, "TRACING", "off", TRACING_MODES),
         )

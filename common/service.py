@@ -12,7 +12,7 @@ from typing import Protocol, TypeVar
 from google.api_core import exceptions
 from google.auth.exceptions import DefaultCredentialsError
 
-from common import logs
+from common import logs, tracing
 from common.config import ConfigError, PubSubConfig
 from common.shutdown import stop_on_signals
 
@@ -48,6 +48,7 @@ def run_service(
     host = socket.gethostname()
     log.info("%s starting on host %s, talking to %s", name, host, config.pubsub.target)
     try:
+        tracing.configure(config.pubsub.tracing, name, config.pubsub.project_id)
         return run(config, stop, host)
     except DefaultCredentialsError as exc:
         # Only without the emulator: a malformed key, or no credentials to be found.
@@ -61,3 +62,5 @@ def run_service(
             exc,
         )
         return EXIT_CONFIG_ERROR
+    finally:
+        tracing.shutdown()

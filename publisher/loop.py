@@ -21,6 +21,7 @@ from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1 import types
 from google.cloud.pubsub_v1.publisher.exceptions import FlowControlLimitError
 
+from common import tracing
 from common.config import PubSubConfig
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
 from common.logs import fields
@@ -55,9 +56,12 @@ def client(pubsub: PubSubConfig) -> pubsub_v1.PublisherClient:
         message_limit=MAX_IN_FLIGHT,
         limit_exceeded_behavior=types.LimitExceededBehavior.ERROR,
     )
-    return publisher_client(
-        pubsub, publisher_options=types.PublisherOptions(flow_control=flow_control)
+    # With tracing on, the client makes each publish's span and writes its context into
+    # the message's attributes, where the consumers find it (common.tracing).
+    options = types.PublisherOptions(
+        flow_control=flow_control, enable_open_telemetry_tracing=tracing.enabled()
     )
+    return publisher_client(pubsub, publisher_options=options)
 
 
 class Publisher:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
+from common import tracing
 from common.outage import Outage
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,13 @@ class Request:
 
     ack_ids: list[str]
     seconds: int | None = None
+
+    @property
+    def kind(self) -> str:
+        """ "ack", "nack" or "modack", as the client library names these calls' spans."""
+        if self.seconds is None:
+            return "ack"
+        return "nack" if self.seconds == 0 else "modack"
 
 
 class Acker:
@@ -82,17 +90,9 @@ class Acker:
         for start in range(0, len(request.ack_ids), MAX_IDS_PER_CALL):
             ack_ids = request.ack_ids[start : start + MAX_IDS_PER_CALL]
             try:
-                if request.seconds is None:
-                    self._subscriber.acknowledge(
-                        subscription=self._path, ack_ids=ack_ids, timeout=RPC_TIMEOUT_SECONDS
-                    )
-                else:
-                    self._subscriber.modify_ack_deadline(
-                        subscription=self._path,
-                        ack_ids=ack_ids,
-                        ack_deadline_seconds=request.seconds,
-                        timeout=RPC_TIMEOUT_SECONDS,
-                    )
+                count = {tracing.MESSAGE_COUNT: len(ack_ids)}
+                with tracing.step(request.kind, self._path, count):
+                    self._send(request, ack_ids)
             except exceptions.NotFound:
                 # The subscription is gone (deleted, an emulator restarted empty): so are
                 # its messages' leases. The puller reports it and the consumer recovers.
@@ -106,6 +106,19 @@ class Acker:
                 )
             else:
                 self._outage.succeeded()
+
+    def _send(self, request: Request, ack_ids: list[str]) -> None:
+        if request.seconds is None:
+            self._subscriber.acknowledge(
+                subscription=self._path, ack_ids=ack_ids, timeout=RPC_TIMEOUT_SECONDS
+            )
+        else:
+            self._subscriber.modify_ack_deadline(
+                subscription=self._path,
+                ack_ids=ack_ids,
+                ack_deadline_seconds=request.seconds,
+                timeout=RPC_TIMEOUT_SECONDS,
+            )
 
 
 def _gathered(batch: list[Request]) -> list[Request]:

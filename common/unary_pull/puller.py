@@ -26,6 +26,7 @@ from google.api_core import exceptions
 from google.cloud import pubsub_v1
 from google.pubsub_v1.types import ReceivedMessage
 
+from common import tracing
 from common.health import HEARTBEAT_INTERVAL_SECONDS
 from common.outage import Outage
 from common.unary_pull.leaser import Leaser
@@ -150,12 +151,14 @@ class Puller:
                 self._hand_over(received)
 
     def _pull(self, wanted: int) -> list[ReceivedMessage]:
-        response = self._subscriber.pull(
-            subscription=self._path,
-            max_messages=wanted,
-            timeout=PULL_TIMEOUT_SECONDS,
-            retry=None,
-        )
+        with tracing.step("pull", self._path) as span:
+            response = self._subscriber.pull(
+                subscription=self._path,
+                max_messages=wanted,
+                timeout=PULL_TIMEOUT_SECONDS,
+                retry=None,
+            )
+            span.set_attribute(tracing.MESSAGE_COUNT, len(response.received_messages))
         return list(response.received_messages)
 
     def _failed(self, exc: exceptions.GoogleAPICallError) -> None:

@@ -48,3 +48,11 @@ resource "google_project_iam_member" "keda_monitoring" {
   role    = "roles/monitoring.viewer"
   member  = google_service_account.keda.member
 }
+
+# With TRACING=cloud-trace the services write their spans to Cloud Trace themselves.
+resource "google_project_iam_member" "cloud_trace" {
+  for_each = var.cloud_trace ? local.services : toset([])
+  project  = var.project_id
+  role     = "roles/cloudtrace.agent"
+  member   = google_service_account.service[each.key].member
+}

@@ -68,3 +68,9 @@ variable "kms_key_name" {
   type        = string
   default     = null
 }
+
+variable "cloud_trace" {
+  description = "Grant every service's account roles/cloudtrace.agent, for the services run with TRACING=cloud-trace (docs/operations.md, Tracing)."
+  type        = bool
+  default     = false
+}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from google.pubsub_v1.types import ReceivedMessage
 
+from common import tracing
 from common.messages.receipts import Outcome
 from common.unary_pull.leaser import Leaser
 from subscriber.dead_letter import log_rejected
@@ -46,12 +47,14 @@ class Dispatcher:
         handler: Handler,
         leaser: Leaser,
         *,
+        subscription: str,
         threads: int,
         max_delivery_attempts: int,
         on_outcome: OutcomeListener | None = None,
     ) -> None:
         self._handler = handler
         self._leaser = leaser
+        self._subscription = subscription
         self._max_delivery_attempts = max_delivery_attempts
         self._on_outcome = on_outcome
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="handler")
@@ -76,8 +79,10 @@ class Dispatcher:
     def _run(self, received: ReceivedMessage) -> None:
         delivery = Delivery.of(received)
         outcome: Outcome = "acked"
+        span = tracing.consuming(self._subscription, received.message, delivery.delivery_attempt)
         try:
-            self._handler(delivery)
+            with tracing.within(span), tracing.step("process", self._subscription):
+                self._handler(delivery)
         except Exception as exc:  # whatever the handler raises rejects the message
             outcome = "rejected"
             reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
@@ -88,6 +93,7 @@ class Dispatcher:
                 delivery.delivery_attempt,
                 self._max_delivery_attempts,
             )
+        tracing.finish(span, "ack" if outcome == "acked" else "nack")
         done = Done(received.ack_id, delivery.message_id, outcome, delivery.delivery_attempt)
         self._done.put(done)
 

@@ -114,6 +114,7 @@ class Replica:
         self._dispatcher = Dispatcher(
             log_channel,
             self._leaser,
+            subscription=self.path,
             threads=config.handler_threads,
             max_delivery_attempts=config.dead_letter.max_delivery_attempts,
             on_outcome=self._receipts.handled if self._receipts is not None else None,

@@ -23,17 +23,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from google.cloud import pubsub_v1
-from google.pubsub_v1.types import ReceivedMessage
 
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Beat
-from common.logs import fields
 from common.outage import Outage
 from common.pubsub import (
     ensure_subscription,
@@ -45,9 +40,10 @@ from common.subscriptions import durable_request
 from common.unary_pull.leaser import Leaser
 from common.unary_pull.loop import Consumer, Provision, run_until_stopped
 from common.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
+from subscriber.sink.batch import Held, finish, held, report
 from subscriber.sink.config import SinkConfig
-from subscriber.sink.rows import Incoming, Rows, split
-from subscriber.sink.store import Written, describe_error
+from subscriber.sink.rows import Rows, split
+from subscriber.sink.store import describe_error
 from subscriber.sink.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -96,68 +92,6 @@ def provision(
     ensure_subscription(subscriber, subscription_request(config), wait_for_topic=True, **kwargs)
 
 
-def report(rows: Rows, written: Written) -> Counter[str]:
-    """One line per message, after the commit: where it went. Returns the count of each
-    fate: "stored", "rejected", "already stored"."""
-    counts: Counter[str] = Counter()
-    refused = {reject.message.message_id: reject.reason for reject in written.refused}
-    for row in rows.readings:
-        message_id = row.message.message_id
-        if message_id in written.readings:
-            counts["stored"] += 1
-            log.info(
-                "stored message_id=%s %s measured_at=%s",
-                message_id,
-                row.reading.describe(),
-                row.reading.measured_at.isoformat(),
-                extra=fields(event="stored", message_id=message_id),
-            )
-        elif message_id in refused:
-            counts["rejected"] += 1
-            log_rejected(message_id, refused[message_id])
-        else:
-            counts["already stored"] += 1
-            log.info("message_id=%s was already stored (a redelivery)", message_id)
-    for reject in rows.rejects:
-        message_id = reject.message.message_id
-        if message_id in written.rejects:
-            counts["rejected"] += 1
-            log_rejected(message_id, reject.reason)
-        else:
-            counts["already stored"] += 1
-            log.info("message_id=%s was already in rejects (a redelivery)", message_id)
-    return counts
-
-
-def log_rejected(message_id: str, reason: str) -> None:
-    log.warning(
-        "rejected message_id=%s: %s; kept in table rejects",
-        message_id,
-        reason,
-        extra=fields(event="rejected", message_id=message_id),
-    )
-
-
-@dataclass(frozen=True)
-class Held:
-    """A message in hand: pulled and leased, not yet stored."""
-
-    ack_id: str
-    message: Incoming
-
-
-def held(received: ReceivedMessage) -> Held:
-    message = received.message
-    incoming = Incoming(
-        message_id=message.message_id,
-        data=bytes(message.data),
-        attributes=dict(message.attributes),
-        publish_time=message.publish_time,
-        received_at=datetime.now(UTC),
-    )
-    return Held(received.ack_id, incoming)
-
-
 class Sink:
     def __init__(
         self,
@@ -175,7 +109,7 @@ class Sink:
         self._puller = Puller(subscriber, path, self._leaser, stop)
         # Nothing is pulled before the database is reachable and its schema up to date.
         self._puller.paused.set()
-        self._writer = Writer(config.database, on_done=self._puller.wake)
+        self._writer = Writer(config.database, path, on_done=self._puller.wake)
         self._held: list[Held] = []
         # The batch the database call in progress is writing.
         self._batch: list[Held] = []
@@ -213,7 +147,7 @@ class Sink:
         elif self._held or not self._connected:
             wake_at = min(wake_at, self._outage.next_attempt)
         self._puller.wait(min(max(wake_at - time.monotonic(), 0.0), HEARTBEAT_INTERVAL_SECONDS))
-        self._held.extend(held(received) for received in self._puller.take())
+        self._held.extend(held(received, self._path) for received in self._puller.take())
         self._attempt()
         self._leaser.renew_if_due()
 
@@ -240,7 +174,8 @@ class Sink:
                 return False
             self._batch = list(self._held)
             self._rows = split([entry.message for entry in self._batch])
-            self._writer.start(self._rows if self._batch else None)
+            spans = [entry.span for entry in self._batch]
+            self._writer.start(self._rows if self._batch else None, spans)
         try:
             written = self._writer.poll()
         except psycopg.Error as exc:
@@ -261,6 +196,7 @@ class Sink:
         self.rejected += counts["rejected"]
         self.already_stored += counts["already stored"]
         self._leaser.ack([entry.ack_id for entry in self._batch])
+        finish(self._batch, "ack")
         del self._held[: len(self._batch)]
         return True
 
@@ -274,7 +210,7 @@ class Sink:
         within the drain budget, else leave it unacked: Pub/Sub redelivers it when its
         lease lapses, and storing it again is idempotent."""
         self._puller.join(PULL_TIMEOUT_SECONDS + 1)  # the puller nacks a late pull itself
-        self._held.extend(held(received) for received in self._puller.take())
+        self._held.extend(held(received, self._path) for received in self._puller.take())
         if not self._held:
             return
         deadline = time.monotonic() + self._config.drain_seconds
@@ -288,6 +224,7 @@ class Sink:
                 continue
             wake_at = self._outage.next_attempt if not self._writer.busy else 0.0
             time.sleep(max(min(wake_at, deadline) - time.monotonic(), DRAIN_POLL_SECONDS))
+        finish(self._held, "unacked")
         log.warning(
             "leaving %d message(s) unacked: Pub/Sub redelivers them when their lease lapses",
             len(self._held),

@@ -17,11 +17,13 @@ stored once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import psycopg
+from opentelemetry.trace import Span
 
+from common import tracing
 from subscriber.sink.config import DatabaseConfig
 from subscriber.sink.rows import Rows
 from subscriber.sink.store import Store, Written
@@ -37,10 +39,12 @@ class Writer:
     def __init__(
         self,
         database: DatabaseConfig,
+        subscription_path: str,
         on_done: Callable[[], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._database = database
+        self._subscription_path = subscription_path  # names the "store" spans
         self._on_done = on_done  # wakes the sink's loop when a call returns
         self._clock = clock
         self._store = Store(database)
@@ -56,10 +60,14 @@ class Writer:
         """Seconds the call in progress has run; 0 with none."""
         return self._clock() - self._started if self._call is not None else 0.0
 
-    def start(self, rows: Rows | None) -> None:
-        """Write ``rows`` in one transaction; or, with None, connect (and migrate) only."""
+    def start(self, rows: Rows | None, spans: Sequence[Span | None] = ()) -> None:
+        """Write ``rows`` in one transaction; or, with None, connect (and migrate) only.
+        With tracing on, the write is a "store" span linked to the messages' ``spans``."""
         store = self._store
-        call = self._pool.submit(store.write, rows) if rows else self._pool.submit(connect, store)
+        if rows:
+            call = self._pool.submit(self._write, store, rows, spans)
+        else:
+            call = self._pool.submit(connect, store)
         call.add_done_callback(lambda _: self._on_done())
         self._call, self._started = call, self._clock()
 
@@ -81,6 +89,11 @@ class Writer:
         except psycopg.Error:
             self._store.close()
             raise
+
+    def _write(self, store: Store, rows: Rows, spans: Sequence[Span | None]) -> Written:
+        count = {tracing.MESSAGE_COUNT: len(rows.readings) + len(rows.rejects)}
+        with tracing.step("store", self._subscription_path, count, links=spans):
+            return store.write(rows)
 
     def _abandon(self, call: Future[Written]) -> None:
         stuck = self._store

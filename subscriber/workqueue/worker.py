@@ -18,15 +18,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from google.cloud import pubsub_v1
 from google.pubsub_v1.types import ReceivedMessage
 
+from common import tracing
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Beat
-from common.logs import fields
-from common.messages.tasks import InvalidTask, Task, decode
+from common.messages.tasks import InvalidTask, decode
 from common.pubsub import (
     ensure_subscription,
     ensure_topic,
@@ -38,8 +37,16 @@ from common.unary_pull.leaser import Leaser
 from common.unary_pull.loop import Consumer, Provision, run_until_stopped
 from common.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
 from subscriber import dead_letter
-from subscriber.dead_letter import log_rejected, rejection_fate
+from subscriber.dead_letter import log_rejected
 from subscriber.workqueue.config import WorkQueueConfig
+from subscriber.workqueue.leases import (
+    Lease,
+    log_completed,
+    log_failed,
+    log_renewals,
+    log_started,
+    log_timed_out,
+)
 from subscriber.workqueue.pool import Outcome, ProcessSlots
 
 log = logging.getLogger(__name__)
@@ -80,58 +87,6 @@ def provision(
     )
     ensure_topic(topics, config.pubsub.topic_path, **kwargs)
     ensure_subscription(subscriber, subscription_request(config), wait_for_topic=True, **kwargs)
-
-
-@dataclass
-class Lease:
-    """A message in hand and the task running for it."""
-
-    ack_id: str
-    message_id: str
-    task: Task
-    delivery_attempt: int | None
-    started: float
-    deadline: float
-
-    def fate(self, max_delivery_attempts: int) -> str:
-        """What happens to the message once nacked, for the log line."""
-        return rejection_fate(self.delivery_attempt, max_delivery_attempts)
-
-
-def log_started(lease: Lease, slot: int, max_delivery_attempts: int) -> None:
-    log.debug(
-        "started %s message_id=%s in process %d, delivery attempt %s",
-        lease.task.describe(),
-        lease.message_id,
-        slot,
-        lease.delivery_attempt,
-    )
-    if lease.delivery_attempt is not None and lease.delivery_attempt > 1:
-        log.info(
-            "retrying %s message_id=%s: delivery attempt %d of %d",
-            lease.task.describe(),
-            lease.message_id,
-            lease.delivery_attempt,
-            max_delivery_attempts,
-        )
-
-
-def log_renewals(leases: list[Lease], leaser: Leaser, deadline_seconds: float) -> None:
-    now = time.monotonic()
-    for lease in leases:
-        running = now - lease.started
-        # Tasks that have run for a while are the interesting ones; a task that happened
-        # to start a moment ago is renewed quietly.
-        level = logging.INFO if running >= leaser.renew_every else logging.DEBUG
-        log.log(
-            level,
-            "lease extended by %ds: %s message_id=%s running %.0fs of its %gs deadline",
-            leaser.lease_seconds,
-            lease.task.describe(),
-            lease.message_id,
-            running,
-            deadline_seconds,
-        )
 
 
 class Worker:
@@ -205,7 +160,8 @@ class Worker:
         number = self._slots.start(task)
         now = time.monotonic()
         deadline = now + self._config.task_deadline_seconds
-        lease = Lease(received.ack_id, message.message_id, task, attempt, now, deadline)
+        span = tracing.consuming(self._path, message, attempt)
+        lease = Lease(received.ack_id, message.message_id, task, attempt, now, deadline, span)
         self._leases[number] = lease
         log_started(lease, number, self._max_attempts)
 
@@ -216,27 +172,14 @@ class Worker:
             # The record of the work comes before the ack: a worker killed in between
             # leaves a duplicate to see, never a task done without a trace.
             self.completed += 1
-            log.info(
-                "completed %s message_id=%s in %.2fs: %s",
-                lease.task.describe(),
-                lease.message_id,
-                seconds,
-                outcome.text,
-                extra=fields(event="completed", message_id=lease.message_id),
-            )
+            log_completed(lease, seconds, outcome.text)
             self._leaser.ack([lease.ack_id])
+            lease.end("ack")
             return
         self.failed += 1
         self._leaser.nack([lease.ack_id])
-        log.warning(
-            "failed %s message_id=%s after %.2fs: %s; %s",
-            lease.task.describe(),
-            lease.message_id,
-            seconds,
-            outcome.text,
-            lease.fate(self._max_attempts),
-            extra=fields(event="failed", message_id=lease.message_id),
-        )
+        lease.end("nack")
+        log_failed(lease, seconds, outcome.text, self._max_attempts)
 
     def _stop_overdue(self) -> None:
         now = time.monotonic()
@@ -247,15 +190,8 @@ class Worker:
             del self._leases[number]
             self.failed += 1
             self._leaser.nack([lease.ack_id])
-            log.warning(
-                "timed out %s message_id=%s: still running after its %gs deadline; "
-                "process terminated, %s",
-                lease.task.describe(),
-                lease.message_id,
-                self._config.task_deadline_seconds,
-                lease.fate(self._max_attempts),
-                extra=fields(event="timed out", message_id=lease.message_id),
-            )
+            lease.end("nack")
+            log_timed_out(lease, self._config.task_deadline_seconds, self._max_attempts)
 
     def _drain(self) -> None:
         """SIGTERM: take no more tasks; let those in hand finish until the drain deadline,
@@ -274,6 +210,7 @@ class Worker:
         if self._leases:
             self._leaser.nack([lease.ack_id for lease in self._leases.values()])
             for lease in self._leases.values():
+                lease.end("nack")
                 log.warning(
                     "nacked %s message_id=%s: still running at shutdown",
                     lease.task.describe(),

@@ -19,6 +19,8 @@ STACK_PREFIXES = (
     "SUBSCRIPTION_",
     "RECEIPTS",
     "LOG_",
+    "TRACING",
+    "OTEL_",
 )
 
 

@@ -1,0 +1,164 @@
+"""Tracing with OpenTelemetry: off by default, one setting to turn it on (TRACING).
+
+- ``TRACING=otlp``: spans go over OTLP/gRPC to any collector, at the standard
+  ``OTEL_EXPORTER_OTLP_ENDPOINT`` (default ``http://localhost:4317``);
+- ``TRACING=cloud-trace``: spans go to Cloud Trace in ``GCP_PROJECT_ID``, with the
+  service's own credentials;
+- ``TRACING=off``: nothing is set up, and no span is made anywhere.
+
+The trace context travels in each message's attributes, as the client library writes it
+when its publisher's tracing is on (``googclient_traceparent``, W3C trace context): a
+consumer's span is a child of the publish, so one trace shows the publish and every
+replica's handling. The spans follow the client library's own names and attributes
+(``<subscription> subscribe``, ``messaging.message.id``, ...), which it gives its
+StreamingPull consumers; our consumers pull unary, so they make them here. The
+standard ``OTEL_*`` variables (sampler, batch delays) apply as the SDK reads them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from google.cloud.pubsub_v1.open_telemetry.context_propagation import (
+    OpenTelemetryContextGetter,
+)
+from google.pubsub_v1.types import PubsubMessage
+from opentelemetry import context, trace
+from opentelemetry.trace import Link, Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+log = logging.getLogger(__name__)
+
+# The attributes' system name, as the client library's spans have it.
+MESSAGING_SYSTEM = "gcp_pubsub"
+# How many messages a batch step (a pull, an ack) concerns: OpenTelemetry's attribute.
+MESSAGE_COUNT = "messaging.batch.message_count"
+FLUSH_TIMEOUT_MILLIS = 2_000
+_tracer = trace.get_tracer("pubsub-fanout")
+_provider: TracerProvider | None = None
+
+
+def enabled() -> bool:
+    return _provider is not None
+
+
+def configure(mode: str, service: str, project_id: str) -> None:
+    """Set up the exporter ``mode`` names for this process, as ``pubsub-fanout-<service>``;
+    nothing for ``off``."""
+    global _provider, _tracer
+    if mode == "off":
+        return
+    # The SDK is imported only when tracing is on: a service that traces nothing should
+    # not pay for loading it at every start.
+    from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
+
+    resource = Resource.create({"service.name": f"pubsub-fanout-{service}"})
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(_exporter(mode, project_id)))
+    trace.set_tracer_provider(provider)
+    _provider, _tracer = provider, provider.get_tracer("pubsub-fanout")
+    log.info("tracing on: spans exported to %s", mode)
+
+
+def _exporter(mode: str, project_id: str) -> SpanExporter:
+    # Imported when chosen: each exporter brings its own weight, and most runs use none.
+    if mode == "cloud-trace":
+        from opentelemetry.exporter.cloud_trace import CloudTraceSpanExporter  # noqa: PLC0415
+
+        return CloudTraceSpanExporter(project_id=project_id)  # type: ignore[no-untyped-call]
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # noqa: PLC0415
+        OTLPSpanExporter,
+    )
+
+    return OTLPSpanExporter()
+
+
+def shutdown() -> None:
+    """Export what is left; on the way out."""
+    if _provider is not None:
+        _provider.force_flush(FLUSH_TIMEOUT_MILLIS)
+        _provider.shutdown()
+
+
+def consuming(
+    subscription_path: str, message: PubsubMessage, delivery_attempt: int | None
+) -> Span | None:
+    """Start the span of this consumer's handling of ``message`` (the caller ends it with
+    ``finish``): a child of the message's publish when its attributes carry the trace
+    context. None with tracing off."""
+    if _provider is None:
+        return None
+    subscription = subscription_path.rsplit("/", 1)[-1]
+    parent = TraceContextTextMapPropagator().extract(
+        carrier=message, getter=OpenTelemetryContextGetter()
+    )
+    return _tracer.start_span(
+        f"{subscription} subscribe",
+        context=parent,
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": MESSAGING_SYSTEM,
+            "messaging.destination.name": subscription,
+            "gcp.project_id": subscription_path.split("/")[1],
+            "messaging.message.id": message.message_id,
+            "messaging.message.body.size": len(message.data),
+            "messaging.gcp_pubsub.message.delivery_attempt": delivery_attempt or 0,
+        },
+    )
+
+
+def finish(span: Span | None, result: str) -> None:
+    """End a span from ``consuming`` with its result ("ack", "nack", ...)."""
+    if span is not None:
+        span.set_attribute("messaging.gcp_pubsub.result", result)
+        span.end()
+
+
+@contextlib.contextmanager
+def within(span: Span | None) -> Iterator[None]:
+    """Make ``span`` current meanwhile, so that spans started inside are its children."""
+    if span is None:
+        yield
+        return
+    token = context.attach(trace.set_span_in_context(span))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+@contextlib.contextmanager
+def step(
+    name: str,
+    subscription_path: str,
+    attributes: Mapping[str, str | int] | None = None,
+    *,
+    links: Iterable[Span | None] = (),
+) -> Iterator[Span]:
+    """A span around one step of a consumer's work (``pull``, ``store``, ``ack``, ...),
+    current meanwhile, linked to the spans of the messages it concerns (``links``: a
+    batch step belongs to many traces, so it is a child of none). With tracing off,
+    yields a span that records nothing."""
+    if _provider is None:
+        yield trace.INVALID_SPAN
+        return
+    subscription = subscription_path.rsplit("/", 1)[-1]
+    tags: Mapping[str, str | int] = {
+        "messaging.system": MESSAGING_SYSTEM,
+        "messaging.destination.name": subscription,
+        **(attributes or {}),
+    }
+    span_links = [Link(span.get_span_context()) for span in links if span is not None]
+    with _tracer.start_as_current_span(
+        f"{subscription} {name}", attributes=tags, links=span_links
+    ) as span:
+        yield span
