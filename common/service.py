@@ -49,6 +49,10 @@ def run_service(
     log.info("%s starting on host %s, talking to %s", name, host, config.pubsub.target)
     try:
         tracing.configure(config.pubsub.tracing, name, config.pubsub.project_id)
+    except DefaultCredentialsError as exc:
+        log.critical("TRACING=cloud-trace needs Google Cloud credentials: %s", exc)
+        return EXIT_CONFIG_ERROR
+    try:
         return run(config, stop, host)
     except DefaultCredentialsError as exc:
         # Only without the emulator: a malformed key, or no credentials to be found.
