@@ -40,7 +40,6 @@ from common.unary_pull.puller import Puller
 from subscriber import dead_letter
 from subscriber.fanout.config import FanoutConfig
 from subscriber.fanout.dispatcher import Dispatcher
-from subscriber.fanout.handler import log_channel
 from subscriber.fanout.identity import Claim, IdentityTaken
 from subscriber.fanout.receipts import ReceiptSender
 
@@ -110,7 +109,7 @@ class Replica:
                 subscription=self.path,
             )
         self._dispatcher = Dispatcher(
-            log_channel,
+            config.handler,
             self._leaser,
             threads=config.handler_threads,
             max_delivery_attempts=config.dead_letter.max_delivery_attempts,
