@@ -6,18 +6,21 @@ overruns is terminated with its process, and a fresh process takes the slot.
 
 Processes are started with "spawn": the parent runs gRPC threads, which a forked child
 must not inherit. Children ignore SIGINT and SIGTERM; the parent decides when they stop.
+Each imports the task function (TASK_FUNCTION, ``common.seams.TaskFunction``) itself
+from its import path, once, and runs it on every message the parent sends.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
-from common.messages.tasks import Task
-from subscriber.workqueue.work import execute
+from common.loading import LoadError, load_callable
+from common.seams import Delivery
 
 _CONTEXT = multiprocessing.get_context("spawn")
 STOP_TIMEOUT_SECONDS = 2.0
@@ -26,21 +29,32 @@ STOP_TIMEOUT_SECONDS = 2.0
 @dataclass(frozen=True)
 class Outcome:
     ok: bool
-    # The task's one-line result, or the error it raised.
+    # The task's one-line result ("" for None), or the error it raised.
     text: str
 
 
-def _serve(conn: Connection) -> None:
+def _serve(conn: Connection, task_function: str) -> None:
     """A worker process: run tasks from the pipe until the parent closes it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    function: Callable[..., object] | None = None
+    failure = ""
+    try:
+        function = load_callable(task_function, arguments=1)
+    except LoadError as exc:
+        # The parent loaded it at start-up; a module that imports there and not here
+        # fails each task, loudly, rather than dying and being respawned in a loop.
+        failure = f"cannot load TASK_FUNCTION={task_function}: {exc}"
     while True:
         try:
-            task = conn.recv()
+            message = conn.recv()
         except EOFError:
             return
         try:
-            outcome = Outcome(True, execute(task))
+            if function is None:
+                raise RuntimeError(failure)
+            result = function(message)
+            outcome = Outcome(True, "" if result is None else str(result))
         except Exception as exc:
             outcome = Outcome(False, f"{type(exc).__name__}: {exc}")
         try:
@@ -57,13 +71,15 @@ class _Slot:
 
 
 class ProcessSlots:
-    def __init__(self, size: int) -> None:
+    """``size`` processes running the task function at the import path ``task_function``."""
+
+    def __init__(self, size: int, task_function: str) -> None:
+        self._task_function = task_function
         self._slots = [self._spawn() for _ in range(size)]
 
-    @staticmethod
-    def _spawn() -> _Slot:
+    def _spawn(self) -> _Slot:
         parent, child = _CONTEXT.Pipe()
-        process = _CONTEXT.Process(target=_serve, args=(child,), daemon=True)
+        process = _CONTEXT.Process(target=_serve, args=(child, self._task_function), daemon=True)
         process.start()
         child.close()
         return _Slot(process, parent)
@@ -75,14 +91,14 @@ class ProcessSlots:
     def free(self) -> int:
         return sum(1 for slot in self._slots if not slot.busy)
 
-    def start(self, task: Task) -> int:
-        """Hand the task to a free slot; return the slot's number."""
+    def start(self, message: Delivery) -> int:
+        """Hand the message to a free slot's task function; return the slot's number."""
         number = next(i for i, slot in enumerate(self._slots) if not slot.busy)
         try:
-            self._slots[number].conn.send(task)
+            self._slots[number].conn.send(message)
         except (BrokenPipeError, ConnectionResetError):  # it died while idle
             self._replace(number)
-            self._slots[number].conn.send(task)
+            self._slots[number].conn.send(message)
         self._slots[number].busy = True
         return number
 

@@ -1,10 +1,13 @@
 """Work-queue mode: replicas are competing workers on one shared subscription.
 
-Each message is a task (``common.messages.tasks``) run in a worker process (``pool``).
-The worker takes only as many messages as it has free processes (flow control), keeps
-their leases alive while they run (``common.unary_pull``), terminates a task that
-passes its deadline and nacks it so that it is retried (after max delivery attempts
-Pub/Sub dead-letters it), and acks only after a task succeeded.
+Each message is given to the task function (TASK_FUNCTION, ``common.seams.TaskFunction``;
+the demo's runs the tasks of ``common.messages.tasks``) in a worker process (``pool``).
+The worker knows messages, not tasks: its log lines name them by message ID, and the
+function's one-line result ends the "completed" line. The worker takes only as many
+messages as it has free processes (flow control), keeps their leases alive while they
+run (``common.unary_pull``), terminates a task that passes its deadline and nacks it so
+that it is retried (after max delivery attempts Pub/Sub dead-letters it), and acks only
+after a task succeeded.
 
 Unary Pull rather than StreamingPull, because a consumer that goes away must not strand
 the subscription's messages on the emulator (docs/work-queue.md, "Why unary Pull").
@@ -26,19 +29,19 @@ from google.pubsub_v1.types import ReceivedMessage
 
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Beat
 from common.logs import fields
-from common.messages.tasks import InvalidTask, Task, decode
 from common.pubsub import (
     ensure_subscription,
     ensure_topic,
     publisher_client,
     subscriber_client,
 )
+from common.seams import Delivery
 from common.subscriptions import durable_request
 from common.unary_pull.leaser import Leaser
 from common.unary_pull.loop import Consumer, Provision, run_until_stopped
 from common.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
 from subscriber import dead_letter
-from subscriber.dead_letter import log_rejected, rejection_fate
+from subscriber.dead_letter import rejection_fate
 from subscriber.workqueue.config import WorkQueueConfig
 from subscriber.workqueue.pool import Outcome, ProcessSlots
 
@@ -88,7 +91,6 @@ class Lease:
 
     ack_id: str
     message_id: str
-    task: Task
     delivery_attempt: int | None
     started: float
     deadline: float
@@ -100,16 +102,14 @@ class Lease:
 
 def log_started(lease: Lease, slot: int, max_delivery_attempts: int) -> None:
     log.debug(
-        "started %s message_id=%s in process %d, delivery attempt %s",
-        lease.task.describe(),
+        "started message_id=%s in process %d, delivery attempt %s",
         lease.message_id,
         slot,
         lease.delivery_attempt,
     )
     if lease.delivery_attempt is not None and lease.delivery_attempt > 1:
         log.info(
-            "retrying %s message_id=%s: delivery attempt %d of %d",
-            lease.task.describe(),
+            "retrying message_id=%s: delivery attempt %d of %d",
             lease.message_id,
             lease.delivery_attempt,
             max_delivery_attempts,
@@ -125,9 +125,8 @@ def log_renewals(leases: list[Lease], leaser: Leaser, deadline_seconds: float) -
         level = logging.INFO if running >= leaser.renew_every else logging.DEBUG
         log.log(
             level,
-            "lease extended by %ds: %s message_id=%s running %.0fs of its %gs deadline",
+            "lease extended by %ds: message_id=%s running %.0fs of its %gs deadline",
             leaser.lease_seconds,
-            lease.task.describe(),
             lease.message_id,
             running,
             deadline_seconds,
@@ -145,7 +144,7 @@ class Worker:
         self._config = config
         self._max_attempts = config.dead_letter.max_delivery_attempts
         self._stop = stop
-        self._slots = ProcessSlots(config.worker_processes)
+        self._slots = ProcessSlots(config.worker_processes, config.task_function)
         # One permit per worker process: the puller takes no more than there are free.
         self._leaser = Leaser(
             subscriber, path, lease_seconds=config.ack_deadline_seconds, capacity=self._slots.size
@@ -169,9 +168,10 @@ class Worker:
 
     def _started(self) -> None:
         log.info(
-            "working on %s with %d processes; task deadline %gs, lease %ds",
+            "working on %s with %d processes; task function %s, deadline %gs, lease %ds",
             self._path,
             self._slots.size,
+            self._config.task_function,
             self._config.task_deadline_seconds,
             self._config.ack_deadline_seconds,
         )
@@ -191,21 +191,15 @@ class Worker:
             log_renewals(leases, self._leaser, self._config.task_deadline_seconds)
 
     def _start(self, received: ReceivedMessage) -> None:
-        message = received.message
-        attempt = received.delivery_attempt or None
         if self._stop.is_set():
             self._leaser.nack([received.ack_id])
             return
-        try:
-            task = decode(message.data)
-        except InvalidTask as exc:
-            log_rejected(log, message.message_id, str(exc), attempt, self._max_attempts)
-            self._leaser.nack([received.ack_id])
-            return
-        number = self._slots.start(task)
+        message = Delivery.of(received)
+        number = self._slots.start(message)
         now = time.monotonic()
         deadline = now + self._config.task_deadline_seconds
-        lease = Lease(received.ack_id, message.message_id, task, attempt, now, deadline)
+        attempt = message.delivery_attempt
+        lease = Lease(received.ack_id, message.message_id, attempt, now, deadline)
         self._leases[number] = lease
         log_started(lease, number, self._max_attempts)
 
@@ -217,11 +211,10 @@ class Worker:
             # leaves a duplicate to see, never a task done without a trace.
             self.completed += 1
             log.info(
-                "completed %s message_id=%s in %.2fs: %s",
-                lease.task.describe(),
+                "completed message_id=%s in %.2fs%s",
                 lease.message_id,
                 seconds,
-                outcome.text,
+                f": {outcome.text}" if outcome.text else "",
                 extra=fields(event="completed", message_id=lease.message_id),
             )
             self._leaser.ack([lease.ack_id])
@@ -229,8 +222,7 @@ class Worker:
         self.failed += 1
         self._leaser.nack([lease.ack_id])
         log.warning(
-            "failed %s message_id=%s after %.2fs: %s; %s",
-            lease.task.describe(),
+            "failed message_id=%s after %.2fs: %s; %s",
             lease.message_id,
             seconds,
             outcome.text,
@@ -248,9 +240,8 @@ class Worker:
             self.failed += 1
             self._leaser.nack([lease.ack_id])
             log.warning(
-                "timed out %s message_id=%s: still running after its %gs deadline; "
+                "timed out message_id=%s: still running after its %gs deadline; "
                 "process terminated, %s",
-                lease.task.describe(),
                 lease.message_id,
                 self._config.task_deadline_seconds,
                 lease.fate(self._max_attempts),
@@ -274,11 +265,7 @@ class Worker:
         if self._leases:
             self._leaser.nack([lease.ack_id for lease in self._leases.values()])
             for lease in self._leases.values():
-                log.warning(
-                    "nacked %s message_id=%s: still running at shutdown",
-                    lease.task.describe(),
-                    lease.message_id,
-                )
+                log.warning("nacked message_id=%s: still running at shutdown", lease.message_id)
             self._leases.clear()
         self._puller.join(PULL_TIMEOUT_SECONDS + 1)
         for received in self._puller.take():  # nacks whatever the last pull brought
