@@ -24,6 +24,7 @@ import psycopg
 
 from subscriber.sink.config import DatabaseConfig
 from subscriber.sink.rows import Rows
+from subscriber.sink.schema import MigrationSet
 from subscriber.sink.store import Store, Written
 
 # A call running this long is given up: twice the server's own statement timeout
@@ -39,11 +40,13 @@ class Writer:
         database: DatabaseConfig,
         on_done: Callable[[], None],
         clock: Callable[[], float] = time.monotonic,
+        migrations: tuple[MigrationSet, ...] | None = None,
     ) -> None:
         self._database = database
+        self._migrations = migrations
         self._on_done = on_done  # wakes the sink's loop when a call returns
         self._clock = clock
-        self._store = Store(database)
+        self._store = Store(database, migrations)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="database")
         self._call: Future[Written] | None = None
         self._started = 0.0
@@ -86,7 +89,7 @@ class Writer:
         stuck = self._store
         call.add_done_callback(lambda _: stuck.close())
         self._pool.shutdown(wait=False)
-        self._store = Store(self._database)
+        self._store = Store(self._database, self._migrations)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="database")
         self._call = None
 
