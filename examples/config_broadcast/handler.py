@@ -60,7 +60,13 @@ def remember_setting(message: Delivery) -> None:
         held = _latest.get(setting)
         if held is not None and held[1] >= version:
             # A redelivery, or an older update arriving late: keep what is newer.
-            log.debug("kept %s version %d over version %d", setting, held[1], version)
+            log.info(
+                "kept %s version %d over version %d (message_id=%s)",
+                setting,
+                held[1],
+                version,
+                message.message_id,
+            )
             return
         _latest[setting] = (value, version)
         if SETTINGS_FILE is not None:
