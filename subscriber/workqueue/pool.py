@@ -7,7 +7,9 @@ overruns is terminated with its process, and a fresh process takes the slot.
 Processes are started with "spawn": the parent runs gRPC threads, which a forked child
 must not inherit. Children ignore SIGINT and SIGTERM; the parent decides when they stop.
 Each imports the task function (TASK_FUNCTION, ``common.seams.TaskFunction``) itself
-from its import path, once, and runs it on every message the parent sends.
+from its import path, once, and runs it on every message the parent sends. A spawned
+process starts with no logging set up: each sets up the service's (level, format, its
+``service`` field), so that what a task function logs reads like the rest of the log.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
+from common import logs
 from common.loading import LoadError, load_callable
 from common.seams import Delivery
 
@@ -33,10 +36,21 @@ class Outcome:
     text: str
 
 
-def _serve(conn: Connection, task_function: str) -> None:
+@dataclass(frozen=True)
+class LogSettings:
+    """The service's logging, for its worker processes to set up the same way."""
+
+    level: str = "INFO"
+    format: str = "text"
+    context: tuple[tuple[str, str], ...] = (("service", "subscriber"),)
+
+
+def _serve(conn: Connection, task_function: str, log_settings: LogSettings) -> None:
     """A worker process: run tasks from the pipe until the parent closes it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logs.configure(log_settings.level, log_settings.format)
+    logs.set_context(**dict(log_settings.context))
     function: Callable[..., object] | None = None
     failure = ""
     try:
@@ -73,13 +87,18 @@ class _Slot:
 class ProcessSlots:
     """``size`` processes running the task function at the import path ``task_function``."""
 
-    def __init__(self, size: int, task_function: str) -> None:
+    def __init__(
+        self, size: int, task_function: str, log_settings: LogSettings = LogSettings()
+    ) -> None:
         self._task_function = task_function
+        self._log_settings = log_settings
         self._slots = [self._spawn() for _ in range(size)]
 
     def _spawn(self) -> _Slot:
         parent, child = _CONTEXT.Pipe()
-        process = _CONTEXT.Process(target=_serve, args=(child, self._task_function), daemon=True)
+        process = _CONTEXT.Process(
+            target=_serve, args=(child, self._task_function, self._log_settings), daemon=True
+        )
         process.start()
         child.close()
         return _Slot(process, parent)

@@ -43,7 +43,7 @@ from common.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
 from subscriber import dead_letter
 from subscriber.dead_letter import rejection_fate
 from subscriber.workqueue.config import WorkQueueConfig
-from subscriber.workqueue.pool import Outcome, ProcessSlots
+from subscriber.workqueue.pool import LogSettings, Outcome, ProcessSlots
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,12 @@ class Worker:
         self._config = config
         self._max_attempts = config.dead_letter.max_delivery_attempts
         self._stop = stop
-        self._slots = ProcessSlots(config.worker_processes, config.task_function)
+        pubsub = config.pubsub
+        self._slots = ProcessSlots(
+            config.worker_processes,
+            config.task_function,
+            LogSettings(pubsub.log_level, pubsub.log_format),
+        )
         # One permit per worker process: the puller takes no more than there are free.
         self._leaser = Leaser(
             subscriber, path, lease_seconds=config.ack_deadline_seconds, capacity=self._slots.size

@@ -23,6 +23,7 @@ def slow_handler(message: Delivery) -> None:
 def sleep_task(message: Delivery) -> str:
     """A task: sleeps as many seconds as the body says; ``ValueError`` for anything else."""
     seconds = float(message.data)  # ValueError: the work queue's failure, a nack
+    log.info("sleeping %gs for message_id=%s", seconds, message.message_id)
     time.sleep(seconds)
     return f"slept {seconds:g}s"
 

@@ -59,6 +59,8 @@ def test_a_task_function_returns_raises_and_overruns_the_work_queue_way(
     )
     worker.wait_for_log(rf"working on \S+ with 2 processes; task function {CODE}:sleep_task")
     done, bad, overrun = publish(publisher_client, created_topic, b"0.1", b"soon", b"3600")
+    # What the function logs, in its worker process, comes out as the service's own lines.
+    worker.wait_for_log(rf"^\S+Z INFO    {CODE}: sleeping 0.1s for message_id={done}$")
     worker.wait_for_log(rf"completed message_id={done} in \S+: slept 0.1s")
     worker.wait_for_log(
         rf"failed message_id={bad} after \S+: ValueError: could not convert string to float: "
