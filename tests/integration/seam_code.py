@@ -8,7 +8,7 @@ import logging
 import random
 import time
 
-from common.seams import Delivery, Outgoing
+from common.seams import Delivery, Incoming, Outgoing, Row
 
 log = logging.getLogger(__name__)
 
@@ -35,3 +35,8 @@ def flaky_source(rng: random.Random, sequence: int, publisher_id: str) -> Outgoi
     if sequence == 3:
         return None
     return Outgoing(f"{sequence}".encode(), {}, f"number={sequence}", sequence)
+
+
+def missing_table_row(message: Incoming) -> Row:
+    """A row for a table no migration created: a deployment's mistake, not a bad message."""
+    return Row("no_such_table", {"body": message.data.decode(errors="replace")})

@@ -11,6 +11,8 @@ import pytest
 from google.cloud import pubsub_v1
 
 from tests.integration.conftest import PROJECT, Services, topic_path
+from tests.integration.sinks import query, start_sink
+from tests.support.postgres import PostgresServer
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -110,3 +112,23 @@ def test_a_source_that_raises_or_has_nothing_does_not_stop_the_publisher(
     time.sleep(0.5)
     status, _ = publisher.terminate()
     assert status == 0, publisher.details()
+
+
+def test_a_row_for_a_table_that_is_not_there_is_held_not_rejected(
+    services: Services,
+    created_topic: str,
+    postgres: PostgresServer,
+    publisher_client: pubsub_v1.PublisherClient,
+) -> None:
+    mapper = f"{CODE}:missing_table_row"
+    sink = start_sink(services, created_topic, postgres, SINK_ROW_MAPPER=mapper, DRAIN_SECONDS="1")
+    sink.wait_for_log("connected to PostgreSQL")
+    publish(publisher_client, created_topic, b"an order")
+    sink.wait_for_log(
+        r"database unavailable \(UndefinedTable: relation \"no_such_table\" does not exist\); "
+        r"holding 1 messages"
+    )
+    status, _ = sink.terminate()
+    assert status == 0, sink.details()
+    assert "leaving 1 message(s) unacked" in sink.log()
+    assert query(postgres, "SELECT count(*) FROM rejects") == [(0,)]
