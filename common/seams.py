@@ -131,12 +131,14 @@ class TaskFunction(Protocol):
     way: raise. Delivery is at least once (a worker killed mid-task, a lease that
     lapsed), so a task must be safe to run twice.
 
-    Time: ``TASK_DEADLINE_SECONDS`` (60). A task still running then is killed with its
-    process (SIGKILL: no ``finally``, no ``atexit``) and nacked; a fresh process takes
-    its place. The lease is renewed meanwhile, so a long task is never given to a
-    second worker. On SIGTERM, tasks in hand get ``DRAIN_SECONDS`` (10), then are
-    killed and nacked. Give any call out of the process (HTTP, a database) a timeout
-    shorter than the deadline, so a slow peer fails the task rather than hanging it.
+    Time: ``TASK_DEADLINE_SECONDS`` (60), from when the task is handed to a process
+    that has started and imported your module (its imports do not count). A task still
+    running then is killed with its process (SIGKILL: no ``finally``, no ``atexit``)
+    and nacked; a fresh process takes its place. The lease is renewed meanwhile, so a
+    long task is never given to a second worker. On SIGTERM, tasks in hand get
+    ``DRAIN_SECONDS`` (10), then are killed and nacked. Give any call out of the
+    process (HTTP, a database) a timeout shorter than the deadline, so that a slow peer
+    fails the task with a reason rather than hanging it.
 
     Process safety: each worker process runs one task at a time, so the function is
     never called concurrently within a process, and module-level state (a client, a
@@ -199,8 +201,9 @@ class RowMapper(Protocol):
     files (``0001_orders.sql``, ...) that the sink applies in order, once each, after
     its own. Time: no limit, but it runs on the loop that renews leases and beats the
     heartbeat (10 s without a beat fails the health check): keep it to a decode and a
-    few checks, no I/O. Thread safety: called
-    from one thread only.
+    few checks, no I/O. It may be called more than once for a message (again for each
+    attempt at a batch while the database is down): same message, same row. Thread
+    safety: called from one thread only.
     """
 
     def __call__(self, message: Incoming, /) -> Row: ...

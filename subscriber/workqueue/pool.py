@@ -27,6 +27,11 @@ from common.seams import Delivery
 
 _CONTEXT = multiprocessing.get_context("spawn")
 STOP_TIMEOUT_SECONDS = 2.0
+# How long a new process may take to start and import the task function before it is
+# given tasks anyway (they then wait in its pipe).
+READY_TIMEOUT_SECONDS = 30.0
+# What a process sends once it has imported the task function and can take tasks.
+READY = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ def _serve(conn: Connection, task_function: str, log_settings: LogSettings) -> N
         # The parent loaded it at start-up; a module that imports there and not here
         # fails each task, loudly, rather than dying and being respawned in a loop.
         failure = f"cannot load TASK_FUNCTION={task_function}: {exc}"
+    conn.send(READY)
     while True:
         try:
             message = conn.recv()
@@ -92,7 +98,12 @@ class ProcessSlots:
     ) -> None:
         self._task_function = task_function
         self._log_settings = log_settings
+        # Started together, then waited for: a process's start-up (seconds on a busy
+        # machine, and your module's imports) must not count against its first task's
+        # deadline, which runs from when the task is handed over.
         self._slots = [self._spawn() for _ in range(size)]
+        for slot in self._slots:
+            self._wait_ready(slot)
 
     def _spawn(self) -> _Slot:
         parent, child = _CONTEXT.Pipe()
@@ -137,6 +148,8 @@ class ProcessSlots:
             except (EOFError, ConnectionResetError):  # it died under the task (killed, OOM)
                 outcome = Outcome(False, "the worker process died")
                 self._replace(number)
+            if outcome is READY:  # a slow start's late word, not the task's outcome
+                continue
             self._slots[number].busy = False
             finished.append((number, outcome))
         return finished
@@ -151,6 +164,16 @@ class ProcessSlots:
         old.process.join(STOP_TIMEOUT_SECONDS)
         old.conn.close()
         self._slots[number] = self._spawn()
+        self._wait_ready(self._slots[number])
+
+    @staticmethod
+    def _wait_ready(slot: _Slot) -> None:
+        """Until the process says it is ready, up to ``READY_TIMEOUT_SECONDS``."""
+        try:
+            if slot.conn.poll(READY_TIMEOUT_SECONDS):
+                slot.conn.recv()
+        except (EOFError, ConnectionResetError):
+            pass  # it died starting: its first task reports it, and a new one takes over
 
     def close(self) -> None:
         """Stop every process: idle ones read EOF and return, busy ones are killed (their

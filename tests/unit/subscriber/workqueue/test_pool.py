@@ -5,6 +5,7 @@ import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,24 @@ def test_a_bad_body_fails_in_the_process_not_in_the_worker(slots: ProcessSlots) 
     outcome = collect(slots, 1)[number]
     assert not outcome.ok
     assert outcome.text.startswith("InvalidTask: neither a task nor a channel message")
+
+
+def test_a_process_start_up_does_not_count_against_its_first_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A task function whose module takes 1.5 s to import (a heavy library, say).
+    (tmp_path / "slow_import_task.py").write_text(
+        "import time\ntime.sleep(1.5)\n\ndef run(message):\n    return 'ran'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))  # spawned processes get the parent's path
+    started = time.monotonic()
+    pool = ProcessSlots(1, "slow_import_task:run")
+    try:
+        assert time.monotonic() - started >= 1.5, "the pool waits for its process"
+        handed_over = time.monotonic()
+        number = pool.start(message(b"body"))
+        assert collect(pool, 1)[number] == Outcome(True, "ran")
+        # From hand-over to outcome, which is what the deadline measures: no import in it.
+        assert time.monotonic() - handed_over < 1.0
+    finally:
+        pool.close()
