@@ -1,11 +1,8 @@
 """The web side (Starlette): ``/`` the page, ``/ws`` the live feed, ``/healthz``.
 
-WebSocket protocol, server to client, one JSON object per text frame: first
-``{"type": "snapshot", "replicas": [...], "messages": [...], "counters": {...}}``, then
-``{"type": "message", "message": {...}}``, ``{"type": "replica", "replica": {...}}`` or
-``{"type": "counters"}`` events, each with the current ``counters``. Rows and replicas are
-sent whole: a client replaces what it has under the same ``message_id`` or ``id``.
-The client sends nothing; frames it does send count against its rate and are ignored.
+The feed's format (version 2: a snapshot, then at most one frame per tick) is
+``dashboard.frames``. The client sends nothing; what it does send is ignored, and more
+than ``INBOUND_PER_SECOND`` messages a second closes it (1008).
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -27,12 +24,14 @@ from starlette.websockets import WebSocket
 
 from dashboard.config import DashboardConfig
 from dashboard.feeds import Feeds
-from dashboard.grid import Event, Grid
-from dashboard.hub import POLICY_VIOLATION, TRY_AGAIN_LATER, Hub
+from dashboard.grid import Grid
+from dashboard.hub import POLICY_VIOLATION, TRY_AGAIN_LATER, Change, Hub
 from dashboard.limits import TokenBucket, origin_allowed
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+# What a client may send (it need send nothing): a little, then it is closed.
+INBOUND_PER_SECOND = 10
 
 
 def create_app(config: DashboardConfig, host: str, stop: threading.Event) -> tuple[Starlette, Hub]:
@@ -40,26 +39,27 @@ def create_app(config: DashboardConfig, host: str, stop: threading.Event) -> tup
     hub = Hub(
         grid,
         max_clients=config.max_clients,
-        queue_size=config.client_queue_size,
-        rate=config.max_events_per_second,
+        frames_per_second=config.frames_per_second,
+        stall_seconds=config.client_stall_seconds,
     )
-    loop_box: list[asyncio.AbstractEventLoop] = []
 
-    def apply(change: Callable[[], list[Event]]) -> None:
-        # Called on the client library's threads: the change itself runs on the loop.
-        loop_box[0].call_soon_threadsafe(lambda: hub.publish(change()))
+    def apply(change: Change) -> None:
+        # Called on the client library's threads: the change runs on the loop at the next
+        # tick. One append, however busy the feeds: nothing here grows with the rate.
+        hub.inbox.append(change)
 
     feeds = Feeds(config, host, grid, apply, stop)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        loop_box.append(asyncio.get_running_loop())
+        ticks = asyncio.create_task(hub.run_ticks())
         starter = threading.Thread(target=feeds.run, name="feeds", daemon=True)
         starter.start()
         try:
             yield
         finally:
             stop.set()  # a start-up still waiting for Pub/Sub gives up
+            ticks.cancel()
             await asyncio.to_thread(starter.join, 2.0)
             await asyncio.to_thread(feeds.close)
 
@@ -100,9 +100,10 @@ async def serve_client(websocket: WebSocket, hub: Hub, config: DashboardConfig) 
         await websocket.close(code=TRY_AGAIN_LATER, reason="too many clients")
         return
     client = hub.join(websocket)
-    sender = asyncio.create_task(client.send_all())
+    sender = asyncio.create_task(hub.send_frames(client))
     hub.track(sender)
-    inbound = TokenBucket(rate=config.max_events_per_second, burst=config.max_events_per_second)
+    inbound = TokenBucket(rate=INBOUND_PER_SECOND, burst=INBOUND_PER_SECOND)
+    why = ""
     try:
         while not sender.done():
             receiving = asyncio.ensure_future(websocket.receive())
@@ -110,12 +111,16 @@ async def serve_client(websocket: WebSocket, hub: Hub, config: DashboardConfig) 
             if not receiving.done():
                 receiving.cancel()
                 break
-            if receiving.result()["type"] == "websocket.disconnect":
+            message = receiving.result()
+            if message["type"] == "websocket.disconnect":
+                # 1006 without a close frame: gone, or closed by the keepalive ping (1011
+                # sent) for not reading.
+                why = f" (code {message.get('code')})"
                 break
             if inbound.wait_time(time.monotonic()) > 0:
                 client.close(POLICY_VIOLATION, "too many messages from the client")
     finally:
-        hub.leave(client)
+        hub.leave(client, why)
         client.close(POLICY_VIOLATION, "gone")  # ends the sender if still running
-        with contextlib.suppress(asyncio.TimeoutError, Exception):
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(sender, timeout=1.0)

@@ -9,6 +9,7 @@ from common.config import (
     ConfigError,
     PubSubConfig,
     read_dead_letter_topic,
+    read_float,
     read_int,
     read_receipts_topic,
     read_str,
@@ -28,10 +29,12 @@ class DashboardConfig:
     # own origin only. ("*",): any.
     allowed_origins: tuple[str, ...]
     max_clients: int
-    # Events per second sent to one client; one that needs more falls behind and, once
-    # its queue is full, is closed.
-    max_events_per_second: int
-    client_queue_size: int
+    # Frames per second sent to each client at most, whatever the message rate: each
+    # holds everything that changed since the client's previous one.
+    frames_per_second: int
+    # A client whose socket has taken no frame for this long has stopped reading, and
+    # is dropped.
+    client_stall_seconds: float
     # Messages the grid keeps (the newest).
     history: int
 
@@ -45,11 +48,11 @@ class DashboardConfig:
             listen_port=read_int(env, "DASHBOARD_LISTEN_PORT", 8080, minimum=1, maximum=65535),
             allowed_origins=read_origins(env, "DASHBOARD_ALLOWED_ORIGINS"),
             max_clients=read_int(env, "DASHBOARD_MAX_CLIENTS", 20, minimum=1, maximum=10_000),
-            max_events_per_second=read_int(
-                env, "DASHBOARD_MAX_EVENTS_PER_SECOND", 200, minimum=1, maximum=100_000
+            frames_per_second=read_int(
+                env, "DASHBOARD_FRAMES_PER_SECOND", 10, minimum=1, maximum=60
             ),
-            client_queue_size=read_int(
-                env, "DASHBOARD_CLIENT_QUEUE", 1000, minimum=1, maximum=1_000_000
+            client_stall_seconds=read_float(
+                env, "DASHBOARD_CLIENT_STALL_SECONDS", 10.0, minimum=0.5, maximum=3600
             ),
             history=read_int(env, "DASHBOARD_HISTORY", 50, minimum=1, maximum=1000),
         )

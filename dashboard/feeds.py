@@ -25,7 +25,6 @@ from google.pubsub_v1.types import ReceivedMessage
 
 from common.health import HEARTBEAT_INTERVAL_SECONDS, MAX_AGE_SECONDS
 from common.messages import receipts
-from common.messages._json import utc_timestamp
 from common.pubsub import (
     delete_subscription,
     ensure_subscription,
@@ -38,7 +37,7 @@ from common.subscriptions import owned_request, random_suffix, subscription_id
 from common.unary_pull.leaser import Leaser
 from common.unary_pull.puller import Puller
 from dashboard.config import DashboardConfig
-from dashboard.grid import Event, Grid
+from dashboard.grid import Delivery, Grid
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +54,14 @@ def dashboard_subscription_request(
     return owned_request(config.pubsub, name, topic_id, role="dashboard", host=host)
 
 
+def delivered(received: ReceivedMessage) -> Delivery:
+    """What the grid needs of a pulled message: its ID, data, attributes, publish time."""
+    message = received.message
+    return Delivery(
+        message.message_id, message.data, dict(message.attributes), message.publish_time
+    )
+
+
 @dataclass
 class Feed:
     """One subscription: what it is, how it is pulled, what is done with a message."""
@@ -69,7 +76,7 @@ class Feeds:
     """Creates the subscriptions, pulls from them into the grid, deletes them at the end.
 
     The grid is only ever touched through ``apply``, which the caller makes run on the
-    event loop's thread (``loop.call_soon_threadsafe``).
+    event loop's thread (at the next tick: ``dashboard.hub``).
     """
 
     def __init__(
@@ -77,7 +84,7 @@ class Feeds:
         config: DashboardConfig,
         host: str,
         grid: Grid,
-        apply: Callable[[Callable[[], list[Event]]], None],
+        apply: Callable[[Callable[[], object]], None],
         stop: threading.Event,
     ) -> None:
         self._config = config
@@ -172,26 +179,24 @@ class Feeds:
         return not self.not_ready()
 
     def _on_message(self, message: ReceivedMessage) -> None:
-        message_id, data, seen_at = (
-            message.message.message_id,
-            message.message.data,
-            utc_timestamp(),
-        )
-        log.debug("published message_id=%s", message_id)
-        self._apply(lambda: self._grid.published(message_id, data, seen_at))
+        delivery = delivered(message)
+        log.debug("published message_id=%s", delivery.message_id)
+        self._apply(lambda: self._grid.published(delivery))
 
     def _on_receipt(self, message: ReceivedMessage) -> None:
+        delivery = delivered(message)
         try:
-            reported = receipts.decode(message.message.data)
+            receipt = receipts.decode(delivery.data)
         except receipts.InvalidReceipt as exc:
-            log.warning("ignored receipt message_id=%s: %s", message.message.message_id, exc)
+            log.warning("ignored receipt message_id=%s: %s", delivery.message_id, exc)
             return
-        seen_at = utc_timestamp()
-        self._apply(lambda: [event for r in reported for event in self._grid.receipt(r, seen_at)])
+        log.debug("receipt %s from %s", receipt.kind, receipt.sender.subscription)
+        self._apply(lambda: self._grid.receipt(receipt, delivery))
 
     def _on_dead_letter(self, message: ReceivedMessage) -> None:
-        log.info("dead-lettered message_id=%s", message.message.message_id)
-        self._apply(self._grid.dead_lettered)
+        delivery = delivered(message)
+        log.info("dead-lettered message_id=%s", delivery.message_id)
+        self._apply(lambda: self._grid.dead_lettered(delivery))
 
     def close(self) -> None:
         """Stop pulling and delete the subscriptions, each call with a short deadline."""

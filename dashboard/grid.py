@@ -1,140 +1,222 @@
-"""The live view's state: messages by replicas, and the counters. Pure: no I/O, no clock.
+"""The live view's state: messages by replicas, counters, rates. Pure: no I/O, no clock.
 
-Three feeds change it: messages published on the topic, receipts from the replicas, and
-messages dead-lettered. Each change returns the events to send to the browsers; a new
-browser gets ``snapshot()`` first. Every event carries the counters, so a client never
-has to add anything up itself.
+Three feeds change it (``published``, ``receipt``, ``dead_lettered``), always on one
+thread; ``tick(now)`` brings the time in. Every change raises ``revision`` and stamps
+what it touched with it, so that a frame for a client holds exactly what changed since
+the revision that client last got (``dashboard.frames``).
+
+Rows: at most ``history``, the newest. At a high rate not every message gets a row: at
+most ``history / ROW_SECONDS`` new rows a second (10 with the default 50; at least 1),
+so each row
+stays long enough for its replicas' receipts to fill its cells; a message a replica
+rejects gets one regardless, being the one worth seeing. ``counters.shown`` says how many
+messages had a row; the counters count every message.
 
 Receipts and the published messages arrive on different subscriptions, in any order: a
-receipt may come first, so either one creates a message's row.
+receipt for a message not yet seen is held (``Recent``) until the message comes.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from common.messages.channels import InvalidMessage, decode
 from common.messages.receipts import Receipt
+from dashboard.columns import Columns
+from dashboard.letters import DeadLetters, Fingerprint, fingerprint, millis
+from dashboard.limits import TokenBucket
+from dashboard.rates import RateMeter
+from dashboard.recent import Recent
 
-Event = dict[str, Any]
-# Columns of replicas that left are kept for a while (the page greys them), not for ever.
-MAX_LEFT_REPLICAS = 10
+# A row stays at least this long at the highest rates: receipts take a few tenths of a
+# second, so its cells fill before it scrolls away.
+ROW_SECONDS = 5.0
+# Messages remembered to tell a redelivery from a new one and to link dead letters.
+SEEN_MESSAGES = 65_536
+# Receipts remembered to tell a redelivered receipt from a new one.
+SEEN_RECEIPTS = 4_096
+# Outcomes held for messages whose receipt came before the message itself.
+EARLY_OUTCOMES = 4_096
+NOT_A_CHANNEL_MESSAGE = "(not a channel message)"
 
 
-@dataclass
-class Replica:
-    # The replica's subscription ID: unique, unlike a host name (a restarted container
-    # keeps its host name but makes a new subscription).
-    id: str
-    host: str
-    status: str = "joined"  # or "left"
-    acked: int = 0
-    rejected: int = 0
+@dataclass(frozen=True)
+class Delivery:
+    """A message as one of the dashboard's own subscriptions delivered it."""
+
+    message_id: str
+    data: bytes
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    publish_time: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        """What tells this message from any other: its ID, and its publish time, because
+        an emulator restarted empty hands out the same IDs again from 1."""
+        return f"{self.message_id}@{millis(self.publish_time)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What the grid remembers of each message seen, row or not."""
+
+    fingerprint: Fingerprint
+    channel: str
+    sequence: int | None
 
 
 @dataclass
 class Row:
     message_id: str
-    seen_at: str
-    channel: str | None = None
-    sequence: int | None = None
-    sent_at: str | None = None
-    published: bool = False
-    # replica ID -> "acked" or "rejected" (the latest outcome there)
+    index: int  # 1 for the first row the grid made, and so on: the page's order
+    revision: int
+    channel: str
+    sequence: int | None
+    # subscription ID (the column) -> "acked", "rejected" or "dead-lettered"
     handled: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "index": self.index,
+            "channel": self.channel,
+            "sequence": self.sequence,
+            "handled": self.handled,
+        }
 
 
 @dataclass
 class Counters:
-    published: int = 0
-    acked: int = 0
+    published: int = 0  # distinct messages seen on the topic since the dashboard started
+    shown: int = 0  # of which had a row
+    acked: int = 0  # the replicas' own totals, summed
     rejected: int = 0
-    dead_lettered: int = 0
+    dead_lettered: int = 0  # distinct dead letters seen
+    deliveries: int = 0  # outcomes the dashboard has been told of (for the rate)
 
 
 class Grid:
     def __init__(self, history: int) -> None:
-        self._history = history
-        self._rows: OrderedDict[str, Row] = OrderedDict()
-        self._replicas: dict[str, Replica] = {}
+        self.history = history
+        self.revision = 0
+        self.now = 0.0
+        self.rows: OrderedDict[str, Row] = OrderedDict()
+        self.columns = Columns()
+        self.letters = DeadLetters()
         self.counters = Counters()
+        self.rates = RateMeter()
+        self._next_index = 1
+        self.rows_per_second = max(1.0, history / ROW_SECONDS)
+        self._row_tokens = TokenBucket(rate=self.rows_per_second, burst=self.rows_per_second)
+        self._seen: Recent[Seen] = Recent(SEEN_MESSAGES)
+        self._receipts: Recent[None] = Recent(SEEN_RECEIPTS)
+        self._dead_letters: Recent[None] = Recent(SEEN_RECEIPTS)
+        self._early: Recent[dict[str, str]] = Recent(EARLY_OUTCOMES)
 
-    def published(self, message_id: str, data: bytes, seen_at: str) -> list[Event]:
-        row = self._row(message_id, seen_at)
-        if row.published:  # a redelivery to the dashboard's own subscription
-            return []
-        row.published = True
-        self.counters.published += 1
-        try:
-            message = decode(data)
-        except InvalidMessage:
-            row.channel = "(not a channel message)"
-        else:
-            row.channel = f"{message.channel.number} {message.channel.name}"
-            row.sequence = message.sequence
-            row.sent_at = message.sent_at
-        return [self._message_event(row)]
+    def published(self, delivery: Delivery) -> None:
+        """A message seen on the topic; a redelivery of one already seen changes nothing."""
+        seen = Seen(
+            fingerprint(delivery.data, delivery.attributes, delivery.publish_time),
+            *_label(delivery.data),
+        )
+        before = self._seen.get(delivery.message_id)
+        if before is not None and before.fingerprint.published_ms == seen.fingerprint.published_ms:
+            return
+        # New, or a new message under a reused ID (published at another time): the latest.
+        self._seen.pop(delivery.message_id)
+        self._seen.add(delivery.message_id, seen)
+        self._changed_counters().published += 1
+        early = self._early.pop(delivery.message_id)
+        if self._row_tokens.wait_time(self.now) > 0:
+            return  # counted, but no row: the page says rows are a sample
+        self._new_row(delivery.message_id, seen).handled.update(early or {})
 
-    def receipt(self, receipt: Receipt, seen_at: str) -> list[Event]:
-        replica = self._replicas.get(receipt.subscription)
-        events: list[Event] = []
-        if replica is None:
-            # Also for a replica that joined before the dashboard started.
-            replica = Replica(receipt.subscription, receipt.replica)
-            self._replicas[replica.id] = replica
-            events.append(self._replica_event(replica))
-        if receipt.kind == "left":
-            if replica.status != "left":
-                replica.status = "left"
-                self._prune_left()
-                events.append(self._replica_event(replica))
-            return events
-        if receipt.kind == "joined" or receipt.message_id is None or receipt.outcome is None:
-            return events
-        if replica.status == "left":  # a late receipt; the replica has gone anyway
-            return events
-        if receipt.outcome == "acked":
-            replica.acked += 1
-            self.counters.acked += 1
-        else:
-            replica.rejected += 1
-            self.counters.rejected += 1
-        row = self._row(receipt.message_id, seen_at)
-        row.handled[replica.id] = receipt.outcome
-        events.append(self._replica_event(replica))
-        events.append(self._message_event(row))
-        return events
+    def receipt(self, receipt: Receipt, delivery: Delivery) -> None:
+        """A replica's receipt, decoded from ``delivery``."""
+        if not self._receipts.add(delivery.key, None):
+            return
+        counters = self._changed_counters()
+        added = self.columns.apply(receipt, self.now, self.revision)
+        counters.acked += added.acked
+        counters.rejected += added.rejected
+        counters.deliveries += len(receipt.messages)
+        column = receipt.sender.subscription
+        for handled in receipt.messages:
+            if handled.outcome == "rejected" and (seen := self._seen.get(handled.message_id)):
+                self.letters.rejected(handled.message_id, column, seen.fingerprint)
+                if handled.message_id not in self.rows:
+                    # The interesting one: it gets a row, even when rows are a sample.
+                    self._new_row(handled.message_id, seen)
+            self._mark(handled.message_id, column, handled.outcome)
 
-    def dead_lettered(self) -> list[Event]:
-        self.counters.dead_lettered += 1
-        return [{"type": "counters", "counters": asdict(self.counters)}]
+    def dead_lettered(self, delivery: Delivery) -> None:
+        """A message on the dead-letter topic; linked to its row when its rejection was seen."""
+        if not self._dead_letters.add(delivery.key, None):
+            return
+        self._changed_counters().dead_lettered += 1
+        letter = self.letters.arrived(
+            delivery.message_id, delivery.data, delivery.attributes, self.revision
+        )
+        if letter.message_id is not None and letter.replica is not None:
+            self._mark(letter.message_id, letter.replica, "dead-lettered")
 
-    def snapshot(self) -> Event:
-        return {
-            "type": "snapshot",
-            "replicas": [asdict(r) for r in self._replicas.values()],
-            "messages": [asdict(r) for r in self._rows.values()],
-            "counters": asdict(self.counters),
-            "history": self._history,
-        }
+    def tick(self, now: float) -> None:
+        """The time now (seconds, monotonic): replicas not heard from turn silent; rates."""
+        self.now = now
+        if self.columns.expire(now, self.revision + 1):
+            self.revision += 1
+        self.rates.sample(now, self.counters.published, self.counters.deliveries)
 
-    def _row(self, message_id: str, seen_at: str) -> Row:
-        row = self._rows.get(message_id)
+    def counters_json(self) -> dict[str, int]:
+        counters = asdict(self.counters)
+        del counters["deliveries"]
+        return counters
+
+    def _mark(self, message_id: str, column: str, outcome: str) -> None:
+        row = self.rows.get(message_id)
         if row is None:
-            row = self._rows[message_id] = Row(message_id, seen_at)
-            while len(self._rows) > self._history:
-                self._rows.popitem(last=False)
+            if message_id not in self._seen:  # the receipt came first: hold it
+                early = self._early.get(message_id)
+                if early is None:
+                    self._early.add(message_id, early := {})
+                early[column] = _merge(early.get(column), outcome)
+            return  # else: a message without a row (sampled out, or scrolled away)
+        merged = _merge(row.handled.get(column), outcome)
+        if merged != row.handled.get(column):
+            row.handled[column] = merged
+            row.revision = self.revision
+
+    def _new_row(self, message_id: str, seen: Seen) -> Row:
+        self.counters.shown += 1
+        row = Row(message_id, self._next_index, self.revision, seen.channel, seen.sequence)
+        self.rows.pop(message_id, None)  # a reused ID: the new message goes on top
+        self.rows[message_id] = row
+        self._next_index += 1
+        while len(self.rows) > self.history:
+            self.rows.popitem(last=False)
         return row
 
-    def _prune_left(self) -> None:
-        left = [r.id for r in self._replicas.values() if r.status == "left"]
-        for replica_id in left[: max(0, len(left) - MAX_LEFT_REPLICAS)]:
-            del self._replicas[replica_id]
+    def _changed_counters(self) -> Counters:
+        # Every frame carries the counters: a new revision is all a change needs.
+        self.revision += 1
+        return self.counters
 
-    def _message_event(self, row: Row) -> Event:
-        return {"type": "message", "message": asdict(row), "counters": asdict(self.counters)}
 
-    def _replica_event(self, replica: Replica) -> Event:
-        return {"type": "replica", "replica": asdict(replica), "counters": asdict(self.counters)}
+def _label(data: bytes) -> tuple[str, int | None]:
+    """A message's channel as its row shows it, and its sequence number."""
+    try:
+        message = decode(data)
+    except InvalidMessage:
+        return NOT_A_CHANNEL_MESSAGE, None
+    # Interned: 65,536 remembered messages share a few strings, not one each.
+    return sys.intern(f"{message.channel.number} {message.channel.name}"), message.sequence
+
+
+def _merge(before: str | None, outcome: str) -> str:
+    # A dead letter is final: a late receipt of an earlier rejection does not undo it.
+    return before if before == "dead-lettered" else outcome

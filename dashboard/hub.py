@@ -1,27 +1,31 @@
-"""The browsers connected to ``/ws``: a bounded queue and a paced sender for each.
+"""The browsers connected to ``/ws``, and the tick that sends them frames.
 
-Everything here runs on the event loop's thread. Pub/Sub's callback threads hand their
-events over with ``loop.call_soon_threadsafe(hub.publish, events)``, so the grid and the
-queues need no locks and a client's snapshot is never interleaved with an event.
+Everything here runs on the event loop's thread. The feeds' threads only append their
+changes to ``inbox`` (a deque: appending is thread-safe); each tick applies them to the
+grid, then wakes every client's sender, which sends the frame it is owed
+(``dashboard.frames``). So the grid needs no lock, a client's snapshot is never
+interleaved with a change, and the work per tick does not grow with the message rate.
 
-A client that cannot keep up never slows the others or the stack: when its queue is full
-it is closed (1013, try again later) and its queue dropped.
+A slow client is never sent more than one grid's worth: while its socket still holds
+the last frame, the ticks it misses fold into the next one. A client whose socket has
+taken nothing for ``stall_seconds`` has stopped reading: it is dropped (its slot freed,
+nothing more sent) and nobody else waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.websockets import WebSocket
 
-from dashboard.grid import Event, Grid
-from dashboard.limits import TokenBucket
+from dashboard.frames import FrameCache, due
+from dashboard.grid import Grid
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,8 @@ GOING_AWAY = 1001  # the server is shutting down
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 CLOSE_TIMEOUT_SECONDS = 1.0
+# A change to the grid, as a feed hands it over: run on the loop's thread at the next tick.
+Change = Callable[[], object]
 
 
 @dataclass(frozen=True)
@@ -38,78 +44,117 @@ class Close:
 
 
 class Client:
-    def __init__(self, websocket: WebSocket, queue_size: int, bucket: TokenBucket) -> None:
+    def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
         self.name = f"{websocket.client.host}:{websocket.client.port}" if websocket.client else "?"
-        self._queue: asyncio.Queue[Event | Close] = asyncio.Queue(maxsize=queue_size)
-        self._bucket = bucket
-        self.closing = False
-
-    def offer(self, event: Event) -> bool:
-        """Queue an event; False when the queue is full (the client is then closed)."""
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            return False
-        return True
+        # The grid revision this client was last sent; None: it is owed a snapshot.
+        self.sent: int | None = None
+        self.sent_at = 0.0
+        self.frames = 0
+        self.wake = asyncio.Event()
+        self.close_with: Close | None = None
 
     def close(self, code: int, reason: str) -> None:
-        """Drop what is queued and have the sender close the socket next."""
-        if self.closing:
-            return
-        self.closing = True
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(Close(code, reason))
-
-    async def send_all(self, clock: Callable[[], float] = time.monotonic) -> None:
-        """Send queued events, at most the bucket's rate, until told to close."""
-        while True:
-            item = await self._queue.get()
-            if isinstance(item, Close):
-                with contextlib.suppress(Exception):  # the peer may be gone already
-                    await self.websocket.close(code=item.code, reason=item.reason)
-                return
-            while (delay := self._bucket.wait_time(clock())) > 0:
-                await asyncio.sleep(delay)
-            await self.websocket.send_text(json.dumps(item, separators=(",", ":")))
+        """Have the sender close the socket next (the first reason given wins)."""
+        if self.close_with is None:
+            self.close_with = Close(code, reason)
+        self.wake.set()
 
 
 class Hub:
-    def __init__(self, grid: Grid, *, max_clients: int, queue_size: int, rate: int) -> None:
+    def __init__(
+        self,
+        grid: Grid,
+        *,
+        max_clients: int,
+        frames_per_second: float,
+        stall_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.grid = grid
         self.max_clients = max_clients
-        self._queue_size = queue_size
-        self._rate = rate
+        self.inbox: deque[Change] = deque()
         self.clients: set[Client] = set()
         self.shutting_down = False
+        self.ticks = 0
+        self._period = 1 / frames_per_second
+        self._stall_seconds = stall_seconds
+        self._clock = clock
+        self._frames = FrameCache(grid)
         self._senders: set[asyncio.Task[None]] = set()
 
     def full(self) -> bool:
         return len(self.clients) >= self.max_clients
 
     def join(self, websocket: WebSocket) -> Client:
-        # A burst of a second's worth, so the snapshot and a few events go out at once.
-        bucket = TokenBucket(rate=self._rate, burst=self._rate)
-        client = Client(websocket, self._queue_size, bucket)
-        client.offer(self.grid.snapshot())
+        client = Client(websocket)
         self.clients.add(client)
+        client.wake.set()  # the snapshot goes at once, not at the next tick
         log.info("client %s joined (%d connected)", client.name, len(self.clients))
         return client
 
-    def leave(self, client: Client) -> None:
-        self.clients.discard(client)
-        log.info("client %s left (%d connected)", client.name, len(self.clients))
+    def leave(self, client: Client, why: str = "") -> None:
+        if client in self.clients:
+            self.clients.discard(client)
+            log.info("client %s left%s (%d connected)", client.name, why, len(self.clients))
 
-    def publish(self, events: list[Event]) -> None:
-        for client in list(self.clients):
-            if client.closing:
+    def tick(self) -> None:
+        """Apply what the feeds brought, bring the grid's time on, wake the senders."""
+        for _ in range(len(self.inbox)):
+            change = self.inbox.popleft()
+            try:
+                change()
+            except Exception:
+                log.exception("a change to the grid failed; carrying on")
+        self.grid.tick(self._clock())
+        self._frames.new_tick()
+        self.ticks += 1
+        for client in self.clients:
+            client.wake.set()
+
+    async def run_ticks(self) -> None:
+        """Tick every period until cancelled. Ticks missed (a busy loop) are skipped, not
+        made up for in a burst: a client never gets two frames back to back."""
+        next_at = self._clock()
+        while True:
+            self.tick()
+            next_at += self._period
+            now = self._clock()
+            if next_at < now:
+                next_at = now + self._period
+            await asyncio.sleep(next_at - now)
+
+    async def send_frames(self, client: Client) -> None:
+        """The client's sender: its frame at each tick it is owed one, until it closes."""
+        while True:
+            await client.wake.wait()
+            client.wake.clear()
+            if client.close_with is not None:
+                with contextlib.suppress(Exception):  # the peer may be gone already
+                    await asyncio.wait_for(
+                        client.websocket.close(client.close_with.code, client.close_with.reason),
+                        CLOSE_TIMEOUT_SECONDS,
+                    )
+                return
+            now = self._clock()
+            if not due(client.sent, self.grid.revision, now - client.sent_at):
                 continue
-            for event in events:
-                if not client.offer(event):
-                    log.warning("client %s too slow: queue full, closing it", client.name)
-                    client.close(TRY_AGAIN_LATER, "too slow: queue full")
-                    break
+            revision, text = self.grid.revision, self._frames.text(client.sent)
+            try:
+                await asyncio.wait_for(client.websocket.send_text(text), self._stall_seconds)
+            except TimeoutError:
+                # Its socket's buffers are full and it has not read for this long.
+                log.warning(
+                    "client %s stopped reading: no frame taken for %gs; dropping it",
+                    client.name,
+                    self._stall_seconds,
+                )
+                self.leave(client, ": stopped reading")
+                return
+            except Exception:  # the peer has gone; the route's receive loop sees it too
+                return
+            client.sent, client.sent_at = revision, now
+            client.frames += 1
 
     def track(self, sender: asyncio.Task[None]) -> None:
         self._senders.add(sender)

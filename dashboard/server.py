@@ -7,6 +7,7 @@ import socket
 import threading
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from dashboard.app import create_app
 from dashboard.config import DashboardConfig
@@ -27,21 +28,30 @@ class DashboardServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def uvicorn_config(
+    app: ASGIApp, config: DashboardConfig, *, host: str = "0.0.0.0", lifespan: str = "on"
+) -> uvicorn.Config:
+    """How the dashboard is served (the tests serve the same way)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=config.listen_port,
+        ws="websockets-sansio",
+        # A client that stops reading leaves a ping unanswered: it is closed within the
+        # stall time even while its socket's buffers still take frames. (One whose buffers
+        # are full is dropped by the hub: its send waits that long.)
+        ws_ping_interval=config.client_stall_seconds / 2,
+        ws_ping_timeout=config.client_stall_seconds / 2,
+        log_config=None,  # the root logger set up by common.logs
+        access_log=False,
+        lifespan=lifespan,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=2,
+    )
+
+
 def run(config: DashboardConfig, stop: threading.Event, host: str) -> int:
     app, hub = create_app(config, host, stop)
-    server = DashboardServer(
-        uvicorn.Config(
-            app,
-            host="0.0.0.0",
-            port=config.listen_port,
-            ws="websockets-sansio",
-            log_config=None,  # the root logger set up by common.logs
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=2,
-        ),
-        hub,
-    )
+    server = DashboardServer(uvicorn_config(app, config), hub)
     log.info("serving the live view on port %d", config.listen_port)
     server.run()
     return 0

@@ -107,6 +107,8 @@ class Replica:
                 config.pubsub.topic_path_of(config.receipts_topic_id),
                 replica=config.replica_id,
                 subscription=self.path,
+                # No "alive" while it cannot pull: the live view then shows it silent.
+                listening=lambda: not self._puller.not_ready(),
             )
         self._dispatcher = Dispatcher(
             config.handler,

@@ -214,3 +214,19 @@ def test_sigterm_finishes_or_hands_back_tasks_and_keeps_the_subscription(
     status, _ = second.terminate()
     assert status == 0
     subscriber_client.get_subscription(subscription=subscription)  # still there
+
+
+def test_a_queue_deleted_under_a_worker_is_created_again(
+    services: Services,
+    created_topic: str,
+    publisher_client: pubsub_v1.PublisherClient,
+    subscriber_client: pubsub_v1.SubscriberClient,
+) -> None:
+    worker = start_worker(services, created_topic)
+    path = f"projects/{PROJECT}/subscriptions/{created_topic}-workers"
+    subscriber_client.delete_subscription(subscription=path)
+    worker.wait_for_log(rf"subscription {path} is gone; creating it again")
+    worker.wait_for_log(rf"pulling from {path} again")
+    (task_id,) = publish(publisher_client, created_topic, Task("after", "primes", 1000))
+    worker.wait_for_log(rf"completed task=after primes below 1000 message_id={task_id}")
+    assert worker.process.poll() is None, "recovered in process"

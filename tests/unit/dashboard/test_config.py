@@ -13,6 +13,7 @@ def test_defaults() -> None:
     assert config.listen_port == 8080
     assert config.allowed_origins == (), "same-origin only by default"
     assert (config.max_clients, config.history) == (20, 50)
+    assert (config.frames_per_second, config.client_stall_seconds) == (10, 10.0)
 
 
 def test_origins_are_listed_or_any() -> None:
@@ -30,8 +31,9 @@ def test_origins_are_listed_or_any() -> None:
         ("DASHBOARD_ALLOWED_ORIGINS", "ftp://a.example"),
         ("DASHBOARD_ALLOWED_ORIGINS", "http://a.example/path"),
         ("DASHBOARD_MAX_CLIENTS", "0"),
-        ("DASHBOARD_MAX_EVENTS_PER_SECOND", "many"),
-        ("DASHBOARD_CLIENT_QUEUE", "-1"),
+        ("DASHBOARD_FRAMES_PER_SECOND", "many"),
+        ("DASHBOARD_FRAMES_PER_SECOND", "100"),
+        ("DASHBOARD_CLIENT_STALL_SECONDS", "0"),
         ("DASHBOARD_HISTORY", "100000"),
         ("DASHBOARD_LISTEN_PORT", "70000"),
         ("RECEIPTS_TOPIC", "goog-receipts"),
