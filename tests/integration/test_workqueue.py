@@ -228,5 +228,5 @@ def test_a_queue_deleted_under_a_worker_is_created_again(
     worker.wait_for_log(rf"subscription {path} is gone; creating it again")
     worker.wait_for_log(rf"pulling from {path} again")
     (task_id,) = publish(publisher_client, created_topic, Task("after", "primes", 1000))
-    worker.wait_for_log(rf"completed task=after primes below 1000 message_id={task_id}")
+    worker.wait_for_log(rf"completed message_id={task_id} in \S+: task=after primes below 1000")
     assert worker.process.poll() is None, "recovered in process"
