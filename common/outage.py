@@ -32,10 +32,12 @@ class Outage:
         logger: logging.Logger,
         *,
         retry_max_seconds: float = 10.0,
+        retries: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._peer = peer
         self._log = logger
+        self._retries = retries
         self._retry_max_seconds = retry_max_seconds
         self._clock = clock
         self._delays = backoff_delays(maximum=retry_max_seconds)
@@ -58,9 +60,8 @@ class Outage:
         if self.down_since is None:
             self.down_since = now
             self._next_reminder = now + REMINDER_SECONDS
-            self._log.warning(
-                "%s unavailable (%s)%s, retrying in %.1fs", self._peer, error, tail, delay
-            )
+            retrying = f", retrying in {delay:.1f}s" if self._retries else ""
+            self._log.warning("%s unavailable (%s)%s%s", self._peer, error, tail, retrying)
         elif now >= self._next_reminder:
             self._next_reminder = now + REMINDER_SECONDS
             self._log.warning(

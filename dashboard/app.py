@@ -1,4 +1,5 @@
-"""The web side (Starlette): ``/`` the page, ``/ws`` the live feed, ``/healthz``.
+"""The web side (Starlette): ``/`` the page, ``/ws`` the live feed, ``/healthz`` (ready:
+following Pub/Sub) and ``/livez`` (alive: serving, its feeds' loop turning).
 
 The feed's format (version 2: a snapshot, then at most one frame per tick) is
 ``dashboard.frames``. The client sends nothing; what it does send is ignored, and more
@@ -73,6 +74,11 @@ def create_app(config: DashboardConfig, host: str, stop: threading.Event) -> tup
             body["reason"] = reason
         return JSONResponse(body, status_code=503 if reason else 200)
 
+    async def livez(_request: Request) -> Response:
+        stalled = feeds.stalled()
+        body = {"status": "stalled", "reason": stalled} if stalled else {"status": "ok"}
+        return JSONResponse(body, status_code=503 if stalled else 200)
+
     async def feed(websocket: WebSocket) -> None:
         await serve_client(websocket, hub, config)
 
@@ -80,6 +86,7 @@ def create_app(config: DashboardConfig, host: str, stop: threading.Event) -> tup
         routes=[
             Route("/", page),
             Route("/healthz", healthz),
+            Route("/livez", livez),
             WebSocketRoute("/ws", feed),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

@@ -166,11 +166,19 @@ class Feeds:
         if feed.request["name"] not in self._created:
             self._created.append(feed.request["name"])
 
+    def stalled(self) -> str:
+        """Why the feeds' loop is not turning, or "": what only a restart mends."""
+        stalled = time.monotonic() - self._last_turn
+        return (
+            f"the feeds' loop has not turned for {stalled:.0f}s"
+            if stalled > MAX_AGE_SECONDS
+            else ""
+        )
+
     def not_ready(self) -> str:
         """Why the feeds are not following Pub/Sub now, or "" while they are."""
-        stalled = time.monotonic() - self._last_turn
-        if stalled > MAX_AGE_SECONDS:
-            return f"the feeds' loop has not turned for {stalled:.0f}s"
+        if stalled := self.stalled():
+            return stalled
         if self._waiting:
             return self._waiting
         return next((r for feed in self._feeds if (r := feed.puller.not_ready())), "")

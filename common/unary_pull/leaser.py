@@ -4,23 +4,19 @@ A message in hand has a permit (so the puller never takes more than the consumer
 hold) and a lease (so Pub/Sub does not hand it to another consumer). Both end together,
 when the consumer acks or nacks it here. Leases are renewed a third of the way in, with one
 ``modify_ack_deadline`` for every message in hand: two more chances before one lapses.
+The calls themselves go out on the acker's thread (``acker``): the consumer never waits
+on Pub/Sub to ack.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
-from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
-log = logging.getLogger(__name__)
-
-# Deadline of one ack, nack or lease call; a failure is logged, never raised: the lease
-# then lapses on its own and Pub/Sub redelivers.
-RPC_TIMEOUT_SECONDS = 10.0
+from common.unary_pull.acker import Acker, Request
 
 
 class Leaser:
@@ -39,51 +35,42 @@ class Leaser:
         capacity: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._subscriber = subscriber
-        self._path = path
+        self._acker = Acker(subscriber, path)
         self.lease_seconds = lease_seconds
         self.permits = threading.Semaphore(capacity)
         self._clock = clock
         self._renew_every = lease_seconds / 3
         self.next_renewal = clock() + self._renew_every
-        # ack ID -> message ID, for the log lines of failed calls.
-        self._held: dict[str, str] = {}
+        # The ack IDs of the messages in hand.
+        self._held: set[str] = set()
         self._lock = threading.Lock()
 
     @property
     def renew_every(self) -> float:
         return self._renew_every
 
-    def hold(self, ack_ids_and_message_ids: Iterable[tuple[str, str]]) -> None:
+    def hold(self, ack_ids: list[str]) -> None:
         """Take the full lease on newly pulled messages (the subscription's own ack
         deadline may be shorter than this consumer's); their permits are already taken."""
-        pulled = dict(ack_ids_and_message_ids)
         with self._lock:
-            self._held.update(pulled)
-        self._set_lease(list(pulled), self.lease_seconds)
+            self._held.update(ack_ids)
+        self._acker.send(Request(ack_ids, self.lease_seconds))
 
     def ack(self, ack_ids: list[str]) -> None:
         """Acknowledge: Pub/Sub will not deliver these again (at-least-once aside)."""
-        if not ack_ids:
-            return
-        try:
-            self._subscriber.acknowledge(
-                subscription=self._path, ack_ids=ack_ids, timeout=RPC_TIMEOUT_SECONDS
-            )
-        except exceptions.GoogleAPICallError as exc:
-            log.warning(
-                "ack of message_id=%s failed (%s); Pub/Sub will deliver it again",
-                self._message_ids(ack_ids),
-                exc,
-            )
         self._release(ack_ids)
+        self._acker.send(Request(ack_ids))
 
     def nack(self, ack_ids: list[str]) -> None:
-        """Hand back at once (a lease of 0 s): Pub/Sub redelivers, counting an attempt."""
-        if not ack_ids:
-            return
-        self._set_lease(ack_ids, 0)
+        """Hand back (a lease of 0 s): Pub/Sub redelivers after the subscription's retry
+        backoff, counting an attempt."""
         self._release(ack_ids)
+        self._acker.send(Request(ack_ids, 0))
+
+    def flush(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the acks and leases queued to go out (on
+        the way out: a durable subscription keeps what was not acked)."""
+        return self._acker.flush(timeout)
 
     def renew_if_due(self) -> bool:
         """Renew every lease in hand if a third of the lease has passed; True if it did."""
@@ -93,34 +80,12 @@ class Leaser:
         self.next_renewal = now + self._renew_every
         with self._lock:
             held = list(self._held)
-        if held:
-            self._set_lease(held, self.lease_seconds)
+        self._acker.send(Request(held, self.lease_seconds))
         return bool(held)
-
-    def _set_lease(self, ack_ids: list[str], seconds: int) -> None:
-        try:
-            self._subscriber.modify_ack_deadline(
-                subscription=self._path,
-                ack_ids=ack_ids,
-                ack_deadline_seconds=seconds,
-                timeout=RPC_TIMEOUT_SECONDS,
-            )
-        except exceptions.NotFound:
-            log.debug("no lease to set: the subscription %s is gone", self._path)
-        except exceptions.GoogleAPICallError as exc:
-            log.warning(
-                "could not set the lease of message_id=%s to %ds: %s",
-                self._message_ids(ack_ids),
-                seconds,
-                exc,
-            )
 
     def _release(self, ack_ids: list[str]) -> None:
         with self._lock:
             for ack_id in ack_ids:
-                if self._held.pop(ack_id, None) is not None:
+                if ack_id in self._held:
+                    self._held.discard(ack_id)
                     self.permits.release()
-
-    def _message_ids(self, ack_ids: list[str]) -> str:
-        with self._lock:
-            return ",".join(self._held.get(ack_id, "?") for ack_id in ack_ids)

@@ -20,6 +20,9 @@ from common.unary_pull.puller import Puller
 
 log = logging.getLogger(__name__)
 
+# On the way out, how long the last acks and nacks may take to go out.
+ACK_FLUSH_SECONDS = 2.0
+
 # provision(beat): create what the consumer owns; beat(reason) keeps the heartbeat going
 # while it waits for Pub/Sub. Raises ShutdownRequested if stopped while waiting.
 Provision = Callable[[Beat], None]
@@ -65,6 +68,10 @@ def run_until_stopped(puller: Puller, path: str, stop: threading.Event, consumer
             log.error("pulling from %s failed: %s", path, puller.error)
             return 1
         consumer.drain()
+        # What the drain acked or handed back must reach Pub/Sub before the process goes:
+        # a durable subscription keeps the rest until their leases lapse.
+        if not puller.leaser.flush(ACK_FLUSH_SECONDS):
+            log.warning("acks and leases still unsent after %gs; leaving them", ACK_FLUSH_SECONDS)
         return 0
     except ShutdownRequested:
         if puller.started:

@@ -64,7 +64,7 @@ class Puller:
     ) -> None:
         self._subscriber = subscriber
         self._path = path
-        self._leaser = leaser
+        self.leaser = leaser
         self._permits = leaser.permits
         self._stopping = stop
         self._inbox: queue.SimpleQueue[ReceivedMessage] = queue.SimpleQueue()
@@ -173,10 +173,10 @@ class Puller:
         self._stopping.wait(delay)
 
     def _hand_over(self, received: list[ReceivedMessage]) -> None:
-        self._leaser.hold((r.ack_id, r.message.message_id) for r in received)
+        self.leaser.hold([r.ack_id for r in received])
         if self._stopping.is_set():
             # Pulled while stopping: give them straight back.
-            self._leaser.nack([r.ack_id for r in received])
+            self.leaser.nack([r.ack_id for r in received])
             return
         log.debug("pulled message_id=%s", ",".join(r.message.message_id for r in received))
         for message in received:

@@ -15,7 +15,14 @@ import pytest
 
 from tests.conftest import unavailable
 from tests.support import ROOT
-from tests.support.compose import DockerUnavailable, Stack, inspect, new_stack, running_stack
+from tests.support.compose import (
+    COMPOSE,
+    DockerUnavailable,
+    Stack,
+    inspect,
+    new_stack,
+    running_stack,
+)
 
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 # Compose project names unique to this checkout: two checkouts on one Docker Engine (git
@@ -24,11 +31,18 @@ CHECKOUT = hashlib.sha256(str(ROOT).encode()).hexdigest()[:6]
 
 
 def stack_for_test(
-    directory: Path, name: str, settings: dict[str, str], profiles: tuple[str, ...] = ()
+    directory: Path,
+    name: str,
+    settings: dict[str, str],
+    profiles: tuple[str, ...] = (),
+    variant: str | None = None,
 ) -> Stack:
-    """A stack named for this checkout; skips (fails in CI) without Docker."""
+    """A stack named for this checkout, run by Compose ``variant`` (None: v2 where
+    installed); skips (fails in CI) without Docker or that Compose."""
     try:
-        return new_stack(f"{name}-{CHECKOUT}", settings, directory=directory, profiles=profiles)
+        return new_stack(
+            f"{name}-{CHECKOUT}", settings, directory=directory, profiles=profiles, variant=variant
+        )
     except DockerUnavailable as exc:
         unavailable(f"the end-to-end tests need Docker: {exc}")
 
@@ -63,10 +77,17 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-@pytest.fixture(scope="module")
-def stack(project_copy: Path) -> Iterator[Stack]:
-    """The fan-out stack, as `docker compose up --scale subscriber=3` starts it."""
-    new = stack_for_test(project_copy, "pubsub-fanout-e2e", {"PUBLISH_INTERVAL_SECONDS": "0.5"})
+@pytest.fixture(scope="module", params=sorted(COMPOSE, reverse=True))
+def stack(project_copy: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """The fan-out stack, as `docker compose up --scale subscriber=3` starts it, under
+    Compose v2 (what users run) and v1 in turn: the compose files must suit both."""
+    variant = str(request.param)
+    new = stack_for_test(
+        project_copy,
+        f"pubsub-fanout-e2e-{variant}",
+        {"PUBLISH_INTERVAL_SECONDS": "0.5"},
+        variant=variant,
+    )
     with running_stack(
         new, "--scale", "subscriber=3", ready=("subscriber", 3), artifacts=ARTIFACTS
     ) as running:

