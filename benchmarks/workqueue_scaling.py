@@ -27,7 +27,7 @@ from tests.support.environment import clean_env
 from tests.support.processes import ServiceProcess
 from tests.support.waiting import wait_for
 
-COMPLETED = re.compile(r"completed task=\S+ ")
+COMPLETED = re.compile(r"completed message_id=\S+ ")
 
 
 def run(host: str, processes: int, tasks: int, size: int, workdir: Path) -> float:

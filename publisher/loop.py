@@ -29,7 +29,7 @@ from common.publishing import Publishes
 from common.pubsub import ensure_topic, publisher_client
 from common.retry import ShutdownRequested
 from publisher.config import PublisherConfig
-from publisher.sources import SOURCES, Outgoing, Source
+from publisher.sources import Outgoing, Source
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,21 @@ def client(pubsub: PubSubConfig) -> pubsub_v1.PublisherClient:
     return publisher_client(pubsub, publisher_options=options)
 
 
+def checked(message: object) -> Outgoing | None:
+    """A source's return, checked before the client sees it: ``TypeError`` unless it is
+    None or an ``Outgoing`` of bytes with str attributes."""
+    if message is None:
+        return None
+    if not isinstance(message, Outgoing):
+        raise TypeError(f"a source must return an Outgoing or None, not {type(message).__name__}")
+    if not isinstance(message.data, bytes):
+        raise TypeError(f"Outgoing.data must be bytes, not {type(message.data).__name__}")
+    attributes = message.attributes
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()):
+        raise TypeError("Outgoing.attributes must map str to str")
+    return message
+
+
 class Publisher:
     """Publishes generated messages and tracks each publish future until it resolves."""
 
@@ -73,11 +88,13 @@ class Publisher:
         topic_path: str,
         publisher_id: str,
         source: Source,
+        source_name: str = "",
     ) -> None:
         self._client = client
         self._publishes = Publishes(client, topic_path, self._on_done)
         self._publisher_id = publisher_id
         self._source = source
+        self._source_name = source_name
         self._rng = random.Random()
         self._sequence = 0
         self._lock = threading.Lock()
@@ -90,11 +107,22 @@ class Publisher:
 
     def publish_next(self) -> None:
         self._sequence += 1
-        message = self._source(self._rng, self._sequence, self._publisher_id)
+        try:
+            message = checked(self._source(self._rng, self._sequence, self._publisher_id))
+        except Exception as exc:  # the source's own code: its error skips this message
+            described = f"{type(exc).__name__}: {exc}"
+            self._failed(f"source {self._source_name}", self._sequence, described)
+            return
+        if message is None:  # nothing to send this time
+            return
         try:
             self._publishes.publish(message.data, message.attributes, message)
         except FlowControlLimitError:
-            self._failed(message, f"skipped: {MAX_IN_FLIGHT} publishes already in flight")
+            self._failed(
+                message.description,
+                message.sequence,
+                f"skipped: {MAX_IN_FLIGHT} publishes already in flight",
+            )
 
     def not_ready(self) -> str:
         """Why the publisher is not doing its job now, or ""."""
@@ -113,7 +141,7 @@ class Publisher:
         except Exception as exc:  # the future carries the client's final error
             if isinstance(exc, exceptions.NotFound):
                 self.topic_missing.set()
-            self._failed(message, f"{type(exc).__name__}: {exc}")
+            self._failed(message.description, message.sequence, f"{type(exc).__name__}: {exc}")
             return
         with self._lock:
             failed, since, self._failing = self._failing, self._failing_since, 0
@@ -131,7 +159,7 @@ class Publisher:
             extra=fields(event="published", message_id=message_id, sequence=message.sequence),
         )
 
-    def _failed(self, message: Outgoing, error: str) -> None:
+    def _failed(self, what: str, sequence: int, error: str) -> None:
         """One line for the first failure of a run of them; the rest are counted."""
         with self._lock:
             self._failing += 1
@@ -142,8 +170,8 @@ class Publisher:
         log.log(
             level,
             "publish failed: %s sequence=%s: %s%s",
-            message.description,
-            message.sequence,
+            what,
+            sequence,
             error,
             "; further failures are counted until a publish succeeds" if first else "",
         )
@@ -180,8 +208,10 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
         log.info("stopped before the topic was ready")
         return 0
 
-    publisher = Publisher(pubsub_client, topic, publisher_id, SOURCES[config.mode])
-    log.info("publishing %s to %s every %gs", config.mode, topic, config.publish_interval_seconds)
+    publisher = Publisher(pubsub_client, topic, publisher_id, config.source, config.source_name)
+    log.info(
+        "publishing %s to %s every %gs", config.source_name, topic, config.publish_interval_seconds
+    )
     due = time.monotonic()
     try:
         while True:

@@ -1,23 +1,19 @@
-"""Message sources: what the publisher sends, by PUBLISHER_MODE. Pure: no I/O."""
+"""The built-in message sources: what the demo publishes. Pure: no I/O.
+
+A source is the publisher's seam (``common.seams.Source``), named by PUBLISHER_SOURCE as
+an import path; PUBLISHER_MODE names one of these three instead, for short.
+"""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from common.messages.channels import random_message
 from common.messages.readings import random_reading
 from common.messages.tasks import demo_task
+from common.seams import Outgoing, Source
 
-
-@dataclass(frozen=True)
-class Outgoing:
-    data: bytes
-    attributes: dict[str, str]
-    # For the log line, after the message ID: "channel=22 Cartoon", "task=... primes ...".
-    description: str
-    sequence: int
+__all__ = ["SOURCES", "Outgoing", "Source", "channel_message", "reading_message", "task_message"]
 
 
 def channel_message(rng: random.Random, sequence: int, publisher_id: str) -> Outgoing:
@@ -41,8 +37,7 @@ def reading_message(rng: random.Random, sequence: int, publisher_id: str) -> Out
     )
 
 
-# (random generator, sequence number, publisher ID) -> the next message.
-Source = Callable[[random.Random, int, str], Outgoing]
+# PUBLISHER_MODE's values: "tasks" is short for PUBLISHER_SOURCE=publisher.sources:task_message.
 SOURCES: dict[str, Source] = {
     "channels": channel_message,
     "tasks": task_message,

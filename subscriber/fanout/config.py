@@ -7,6 +7,7 @@ import secrets
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from common.config import (
     ConfigError,
@@ -16,7 +17,9 @@ from common.config import (
     read_receipts_topic,
     read_str,
 )
+from common.loading import read_callable
 from subscriber.dead_letter import DeadLetterConfig
+from subscriber.fanout.handler import DEFAULT_HANDLER, Handler
 
 _REPLICA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 RANDOM = "random"
@@ -35,12 +38,16 @@ class FanoutConfig:
     replica_id: str
     # Threads the handler runs on, at most this many messages at once.
     handler_threads: int
+    # What the replica does with each message (common.seams.Handler), and its import path.
+    handler: Handler
+    handler_path: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FanoutConfig:
         """Raises ``ConfigError`` naming the first bad variable."""
         pubsub = PubSubConfig.from_env(env)
         receipts = read_choice(env, "RECEIPTS", "on", ("on", "off")) == "on"
+        handler_path, handler = read_callable(env, "HANDLER", DEFAULT_HANDLER, arguments=1)
         return cls(
             pubsub=pubsub,
             dead_letter=DeadLetterConfig.from_env(env, pubsub.topic_id),
@@ -50,6 +57,8 @@ class FanoutConfig:
             receipts_topic_id=read_receipts_topic(env, pubsub.topic_id) if receipts else None,
             replica_id=read_replica_id(env),
             handler_threads=read_int(env, "HANDLER_THREADS", 4, minimum=1, maximum=256),
+            handler=cast(Handler, handler),
+            handler_path=handler_path,
         )
 
 

@@ -1,54 +1,27 @@
-"""What a fan-out replica does with each message: the handler, and what it is given.
+"""What a fan-out replica does with each message: the demo's handler.
 
-A handler is a plain callable ``(Delivery) -> None``. Returning means the message was
-handled: the replica acks it. Raising means it was not: the replica logs why and nacks
-it, so Pub/Sub redelivers it after the subscription's retry backoff and, after
-MAX_DELIVERY_ATTEMPTS, moves it to the dead-letter topic. The replica calls handlers from
-a pool of threads (HANDLER_THREADS), so a handler must be thread-safe.
+The seam is ``common.seams.Handler``, a plain callable ``(Delivery) -> None`` named by
+the HANDLER setting (fan-out mode's config): returning acks the message, raising
+rejects it (nack, then the dead-letter topic after MAX_DELIVERY_ATTEMPTS). Its types
+are re-exported here for the dispatcher.
 
-The demo's handler, ``log_channel``, logs each channel message with its ID.
+The demo's handler, ``log_channel``, the default, logs each channel message with its ID.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-
-from google.pubsub_v1.types import ReceivedMessage
 
 from common.logs import fields
 from common.messages.channels import decode
+from common.seams import Delivery, Handler
+
+__all__ = ["DEFAULT_HANDLER", "Delivery", "Handler", "log_channel"]
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Delivery:
-    """One delivery of a message to this replica."""
-
-    message_id: str
-    # The body as published: untrusted bytes, up to 10 MB.
-    data: bytes
-    attributes: Mapping[str, str]
-    publish_time: datetime
-    # 1 on the first delivery; None where the subscription has no dead-letter policy.
-    delivery_attempt: int | None
-
-    @classmethod
-    def of(cls, received: ReceivedMessage) -> Delivery:
-        message = received.message
-        return cls(
-            message_id=message.message_id,
-            data=message.data,
-            attributes=dict(message.attributes),
-            publish_time=message.publish_time,
-            delivery_attempt=received.delivery_attempt or None,
-        )
-
-
-Handler = Callable[[Delivery], None]
+# HANDLER's default: the demo.
+DEFAULT_HANDLER = "subscriber.fanout.handler:log_channel"
 
 
 def log_channel(message: Delivery) -> None:

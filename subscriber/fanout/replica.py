@@ -40,7 +40,6 @@ from common.unary_pull.puller import Puller
 from subscriber import dead_letter
 from subscriber.fanout.config import FanoutConfig
 from subscriber.fanout.dispatcher import Dispatcher
-from subscriber.fanout.handler import log_channel
 from subscriber.fanout.identity import Claim, IdentityTaken
 from subscriber.fanout.receipts import ReceiptSender
 
@@ -112,7 +111,7 @@ class Replica:
                 listening=lambda: not self._puller.not_ready(),
             )
         self._dispatcher = Dispatcher(
-            log_channel,
+            config.handler,
             self._leaser,
             subscription=self.path,
             threads=config.handler_threads,

@@ -28,15 +28,14 @@ def report(rows: Rows, written: Written) -> Counter[str]:
     fate: "stored", "rejected", "already stored"."""
     counts: Counter[str] = Counter()
     refused = {reject.message.message_id: reject.reason for reject in written.refused}
-    for row in rows.readings:
+    for row in rows.mapped:
         message_id = row.message.message_id
-        if message_id in written.readings:
+        if message_id in written.stored:
             counts["stored"] += 1
             log.info(
-                "stored message_id=%s %s measured_at=%s",
+                "stored message_id=%s %s",
                 message_id,
-                row.reading.describe(),
-                row.reading.measured_at.isoformat(),
+                row.describe(),
                 extra=fields(event="stored", message_id=message_id),
             )
         elif message_id in refused:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from common.config import (
     ConfigError,
@@ -13,6 +14,10 @@ from common.config import (
     read_resource_id,
     read_str,
 )
+from common.loading import read_callable
+from common.seams import RowMapper
+from subscriber.sink.rows import DEFAULT_ROW_MAPPER
+from subscriber.sink.schema import MigrationError, MigrationSet, project_migrations, user_migrations
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,19 @@ class SinkConfig:
     # On SIGTERM, how long to try storing (and acking) the messages in hand.
     drain_seconds: float
     database: DatabaseConfig
+    # How a message becomes a row (common.seams.RowMapper), and its import path.
+    row_mapper: RowMapper
+    row_mapper_path: str
+    # The project's migrations, then SINK_MIGRATIONS' if set: applied in this order.
+    migrations: tuple[MigrationSet, ...]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SinkConfig:
         """Raises ``ConfigError`` naming the first bad variable."""
         pubsub = PubSubConfig.from_env(env)
+        row_mapper_path, row_mapper = read_callable(
+            env, "SINK_ROW_MAPPER", DEFAULT_ROW_MAPPER, arguments=1
+        )
         return cls(
             pubsub=pubsub,
             subscription_id=read_resource_id(env, "SUBSCRIPTION_ID", f"{pubsub.topic_id}-sink"),
@@ -74,7 +87,22 @@ class SinkConfig:
             retry_max_seconds=read_float(env, "DB_RETRY_MAX_SECONDS", 15.0, minimum=1, maximum=600),
             drain_seconds=read_float(env, "DRAIN_SECONDS", 5.0, minimum=0, maximum=600),
             database=DatabaseConfig.from_env(env),
+            row_mapper=cast(RowMapper, row_mapper),
+            row_mapper_path=row_mapper_path,
+            migrations=read_migrations(env),
         )
+
+
+def read_migrations(env: Mapping[str, str]) -> tuple[MigrationSet, ...]:
+    """The project's migrations, and those of the folder SINK_MIGRATIONS names (read
+    and checked now: a broken sequence stops the sink before it touches the database)."""
+    folder = env.get("SINK_MIGRATIONS", "").strip()
+    if not folder:
+        return (project_migrations(),)
+    try:
+        return (project_migrations(), user_migrations(folder))
+    except MigrationError as exc:
+        raise ConfigError(f"SINK_MIGRATIONS: {exc}") from None
 
 
 def read_password_file(env: Mapping[str, str]) -> str | None:

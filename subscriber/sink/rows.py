@@ -1,39 +1,60 @@
-"""A pulled batch as rows for the sink's tables: readings, and rejects for the rest. Pure.
+"""A pulled batch as rows: the row mapper's row for each message, or a reject. Pure.
 
-Every message of a batch becomes exactly one row, in ``readings`` when it decodes as a
-reading, else in ``rejects`` with the reason, so that acking the whole batch after one
-commit loses nothing and retries nothing forever.
+Every message of a batch becomes exactly one row: the row the mapper (SINK_ROW_MAPPER,
+``common.seams.RowMapper``) makes of it, or, when the mapper raises, a row in ``rejects``
+with the reason. So acking the whole batch after one commit loses nothing and retries
+nothing forever. The demo's mapper, ``reading_row``, stores sensor readings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 
-from common.messages.readings import InvalidReading, Reading, decode
+from common.messages.readings import decode
+from common.seams import Incoming, Row, RowMapper
+
+__all__ = ["DEFAULT_ROW_MAPPER", "Incoming", "MappedRow", "RejectRow", "Rows", "reading_row"]
+
+# SINK_ROW_MAPPER's default: the demo's readings.
+DEFAULT_ROW_MAPPER = "subscriber.sink.rows:reading_row"
+# The column the sink fills itself: the key that makes a redelivery add nothing.
+KEY = "message_id"
+
+
+def reading_row(message: Incoming) -> Row:
+    """The demo: a sensor reading as a row of ``readings``; raises ``InvalidReading``
+    (a ``ValueError``) for a body that is not one."""
+    reading = decode(message.data)
+    values = {
+        "device": reading.device,
+        "metric": reading.metric,
+        "value": reading.value,
+        "unit": reading.unit,
+        "measured_at": reading.measured_at,
+        # The body as sent, for the jsonb column: a valid reading is UTF-8 JSON.
+        "payload": message.data.decode("utf-8"),
+        "attributes": message.attributes,
+        "publish_time": message.publish_time,
+        "received_at": message.received_at,
+    }
+    description = f"{reading.describe()} measured_at={reading.measured_at.isoformat()}"
+    return Row("readings", values, description)
 
 
 @dataclass(frozen=True)
-class Incoming:
-    """One pulled message, as the sink needs it."""
+class MappedRow:
+    """A message and the row the mapper made of it."""
 
-    message_id: str
-    data: bytes
-    attributes: dict[str, str]
-    publish_time: datetime
-    # When the sink pulled it.
-    received_at: datetime
-
-
-@dataclass(frozen=True)
-class ReadingRow:
     message: Incoming
-    reading: Reading
+    row: Row
 
     @property
-    def payload(self) -> str:
-        """The body as text for the ``payload`` jsonb column; a valid reading is UTF-8."""
-        return self.message.data.decode("utf-8")
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.row.values)
+
+    def describe(self) -> str:
+        return self.row.description or f"table={self.row.table}"
 
 
 @dataclass(frozen=True)
@@ -51,24 +72,48 @@ class RejectRow:
 
 @dataclass(frozen=True)
 class Rows:
-    readings: list[ReadingRow]
+    mapped: list[MappedRow]
     rejects: list[RejectRow]
 
     def __len__(self) -> int:
-        return len(self.readings) + len(self.rejects)
+        return len(self.mapped) + len(self.rejects)
 
 
-def split(batch: list[Incoming]) -> Rows:
-    readings: list[ReadingRow] = []
+def checked(row: object) -> Row:
+    """The mapper's return, checked before any SQL is made of it; ``TypeError`` or
+    ``ValueError`` saying what is wrong."""
+    if not isinstance(row, Row):
+        raise TypeError(f"the row mapper must return a Row, not {type(row).__name__}")
+    if not isinstance(row.table, str) or not row.table.strip():
+        raise ValueError("a Row's table must be a table name")
+    if not isinstance(row.values, Mapping) or not row.values:
+        raise ValueError("a Row's values must map column names to values")
+    if not all(isinstance(column, str) and column for column in row.values):
+        raise ValueError("a Row's column names must be strings")
+    if KEY in row.values:
+        raise ValueError(f"a Row's values must not hold {KEY}: the sink fills it")
+    return row
+
+
+def reason(exc: Exception) -> str:
+    """A ``ValueError``'s text says why a message is not one; anything else is a fault,
+    named by its class."""
+    return str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+
+
+def split(batch: list[Incoming], mapper: RowMapper = reading_row) -> Rows:
+    mapped: list[MappedRow] = []
     rejects: list[RejectRow] = []
     for message in batch:
         try:
-            readings.append(ReadingRow(message, decode(message.data)))
-        except InvalidReading as exc:
-            rejects.append(RejectRow(message, str(exc)))
-    return Rows(readings, rejects)
+            row = checked(mapper(message))
+        except Exception as exc:  # whatever the mapper raises makes the message a reject
+            rejects.append(RejectRow(message, reason(exc)))
+            continue
+        mapped.append(MappedRow(message, row))
+    return Rows(mapped, rejects)
 
 
-def refused(row: ReadingRow, error: str) -> RejectRow:
-    """A reading the database refused (a constraint, text it cannot hold): a reject."""
+def refused(row: MappedRow, error: str) -> RejectRow:
+    """A row the database refused (a constraint, a value it cannot hold): a reject."""
     return RejectRow(row.message, f"refused by the database: {error}")

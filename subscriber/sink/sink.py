@@ -1,10 +1,11 @@
 """Sink mode: store every message in PostgreSQL, and ack it only once that is committed.
 
 Replicas share one durable subscription (``<topic>-sink``) and pull with unary Pull
-(``common.unary_pull``). Each batch in hand becomes rows (``rows``): readings, and
-rejects for messages that are not readings; both go in one transaction (``store``), and
-the whole batch is acked after the commit. A bad message is stored as a reject and
-acked, so it is never retried forever and never holds up the good ones.
+(``common.unary_pull``). Each batch in hand becomes rows (``rows``): the row mapper's
+(SINK_ROW_MAPPER; the demo's makes readings), and rejects for messages it refuses; all
+go in one transaction (``store``), and the whole batch is acked after the commit. A bad
+message is stored as a reject and acked, so it is never retried forever and never holds
+up the good ones.
 
 While the database is unavailable the sink never nacks: a nack counts a delivery
 attempt and hands the message straight back, to be pulled again and fail again. It
@@ -109,7 +110,9 @@ class Sink:
         self._puller = Puller(subscriber, path, self._leaser, stop)
         # Nothing is pulled before the database is reachable and its schema up to date.
         self._puller.paused.set()
-        self._writer = Writer(config.database, path, on_done=self._puller.wake)
+        self._writer = Writer(
+            config.database, path, on_done=self._puller.wake, migrations=config.migrations
+        )
         self._held: list[Held] = []
         # The batch the database call in progress is writing.
         self._batch: list[Held] = []
@@ -153,9 +156,10 @@ class Sink:
 
     def _started(self) -> None:
         log.info(
-            "storing messages from %s in PostgreSQL at %s: batches of up to %d, lease %ds",
+            "storing messages from %s in PostgreSQL at %s with %s: batches of up to %d, lease %ds",
             self._path,
             self._config.database.describe(),
+            self._config.row_mapper_path,
             self._config.batch_size,
             self._config.ack_deadline_seconds,
         )
@@ -173,7 +177,7 @@ class Sink:
             if not due or time.monotonic() < self._outage.next_attempt:
                 return False
             self._batch = list(self._held)
-            self._rows = split([entry.message for entry in self._batch])
+            self._rows = split([entry.message for entry in self._batch], self._config.row_mapper)
             spans = [entry.span for entry in self._batch]
             self._writer.start(self._rows if self._batch else None, spans)
         try:

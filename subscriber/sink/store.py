@@ -1,5 +1,9 @@
 """The sink's PostgreSQL I/O: connect, migrate, and store a batch in one transaction.
 
+The rows' tables and columns come from the row mapper (``rows``): each statement is
+composed with quoted identifiers (``psycopg.sql``), values are always parameters, and
+every insert is ``ON CONFLICT (message_id) DO NOTHING``, so a redelivery adds nothing.
+
 Errors are of two kinds, and the caller treats them apart:
 - a row PostgreSQL refuses (``DataError``, ``IntegrityError``: text it cannot hold, a
   constraint) is handled here: the batch is stored again row by row, each in a
@@ -16,15 +20,17 @@ import logging
 import queue
 import socket
 import threading
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from subscriber.sink.config import DatabaseConfig
-from subscriber.sink.rows import ReadingRow, RejectRow, Rows, refused
-from subscriber.sink.schema import Migration, load
+from subscriber.sink.rows import KEY, MappedRow, RejectRow, Rows, refused
+from subscriber.sink.schema import MigrationSet, project_migrations
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +41,6 @@ MIGRATION_LOCK = 4_176_130_001
 STATEMENT_TIMEOUT_MS = 30_000
 ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
 
-INSERT_READING = """
-    INSERT INTO readings (message_id, device, metric, value, unit, measured_at, payload,
-                          attributes, publish_time, received_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)
-    ON CONFLICT (message_id) DO NOTHING
-    RETURNING message_id
-"""
 INSERT_REJECT = """
     INSERT INTO rejects (message_id, reason, data, attributes, publish_time, received_at)
     VALUES (%s, %s, %s, %s, %s, %s)
@@ -94,26 +93,40 @@ class Written:
     """What one committed write stored. A message ID in neither set was there already
     (a redelivery), which the ``ON CONFLICT`` clauses turn into nothing."""
 
-    readings: set[str] = field(default_factory=set)
+    # Message IDs stored as the mapper's rows.
+    stored: set[str] = field(default_factory=set)
     rejects: set[str] = field(default_factory=set)
-    # Readings the database refused, stored in ``rejects`` instead.
+    # Rows the database refused, stored in ``rejects`` instead.
     refused: list[RejectRow] = field(default_factory=list)
 
 
-def _reading_params(row: ReadingRow) -> tuple[Any, ...]:
-    reading, message = row.reading, row.message
-    return (
-        message.message_id,
-        reading.device,
-        reading.metric,
-        reading.value,
-        reading.unit,
-        reading.measured_at,
-        row.payload,
-        Jsonb(message.attributes),
-        message.publish_time,
-        message.received_at,
+def insert_query(table: str, columns: tuple[str, ...]) -> sql.Composed:
+    """``INSERT INTO <table> (message_id, <columns>) ... ON CONFLICT (message_id) DO
+    NOTHING RETURNING message_id``, every name quoted ("shop.orders": schema, table)."""
+    names = [sql.Identifier(KEY), *(sql.Identifier(column) for column in columns)]
+    return sql.SQL(
+        "INSERT INTO {table} ({columns}) VALUES ({values}) "
+        "ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+    ).format(
+        table=sql.Identifier(*table.split(".")),
+        columns=sql.SQL(", ").join(names),
+        values=sql.SQL(", ").join([sql.Placeholder()] * len(names)),
+        key=sql.Identifier(KEY),
     )
+
+
+def _row_params(row: MappedRow) -> tuple[Any, ...]:
+    # A dict or list is JSON for a json/jsonb column; psycopg adapts everything else.
+    values = (Jsonb(v) if isinstance(v, dict | list) else v for v in row.row.values.values())
+    return (row.message.message_id, *values)
+
+
+def _grouped(rows: list[MappedRow]) -> dict[tuple[str, tuple[str, ...]], list[MappedRow]]:
+    """Rows by (table, columns): one ``executemany`` each."""
+    groups: dict[tuple[str, tuple[str, ...]], list[MappedRow]] = defaultdict(list)
+    for row in rows:
+        groups[row.row.table, row.columns].append(row)
+    return groups
 
 
 def _reject_params(row: RejectRow) -> tuple[Any, ...]:
@@ -128,12 +141,14 @@ def _reject_params(row: RejectRow) -> tuple[Any, ...]:
     )
 
 
-def _insert(cursor: psycopg.Cursor[Any], query: str, params: list[tuple[Any, ...]]) -> set[str]:
+def _insert(
+    cursor: psycopg.Cursor[Any], query: str | sql.Composed, params: list[tuple[Any, ...]]
+) -> set[str]:
     """Run ``query`` for each row; the message IDs it inserted."""
     if not params:
         return set()
     inserted: set[str] = set()
-    cursor.executemany(query.encode(), params, returning=True)
+    cursor.executemany(query.encode() if isinstance(query, str) else query, params, returning=True)
     while True:
         inserted.update(str(row[0]) for row in cursor.fetchall())
         if not cursor.nextset():
@@ -141,9 +156,12 @@ def _insert(cursor: psycopg.Cursor[Any], query: str, params: list[tuple[Any, ...
 
 
 class Store:
-    def __init__(self, config: DatabaseConfig, migrations: list[Migration] | None = None) -> None:
+    def __init__(
+        self, config: DatabaseConfig, migrations: tuple[MigrationSet, ...] | None = None
+    ) -> None:
         self._config = config
-        self._migrations = load() if migrations is None else migrations
+        # The project's own, then the user's (SINK_MIGRATIONS), each tracked in its table.
+        self._migrations = (project_migrations(),) if migrations is None else migrations
         self._connection: psycopg.Connection[Any] | None = None
 
     def connect(self) -> None:
@@ -188,25 +206,8 @@ class Store:
         # applied everything, then finds nothing left to do.
         connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
         try:
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version integer PRIMARY KEY,"
-                " name text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            rows = connection.execute("SELECT version FROM schema_migrations").fetchall()
-            applied = {int(row[0]) for row in rows}
-            for migration in self._migrations:
-                if migration.version in applied:
-                    continue
-                # One transaction each: a migration applies whole or not at all.
-                with connection.transaction():
-                    connection.execute(migration.sql.encode())
-                    connection.execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                        (migration.version, migration.name),
-                    )
-                log.info("applied migration %s", migration.name)
+            for migrations in self._migrations:
+                _apply(connection, migrations)
         finally:
             # A lost connection has released the lock with its session already.
             with contextlib.suppress(psycopg.Error):
@@ -219,14 +220,13 @@ class Store:
         assert connection is not None
         try:
             with connection.transaction(), connection.cursor() as cursor:
-                return Written(
-                    readings=_insert(
-                        cursor, INSERT_READING, [_reading_params(r) for r in rows.readings]
-                    ),
-                    rejects=_insert(
-                        cursor, INSERT_REJECT, [_reject_params(r) for r in rows.rejects]
-                    ),
-                )
+                written = Written()
+                for (table, columns), group in _grouped(rows.mapped).items():
+                    query = insert_query(table, columns)
+                    written.stored |= _insert(cursor, query, [_row_params(r) for r in group])
+                params = [_reject_params(r) for r in rows.rejects]
+                written.rejects = _insert(cursor, INSERT_REJECT, params)
+                return written
         except ROW_ERRORS as exc:
             log.warning(
                 "the database refused a row of the batch (%s); storing it row by row",
@@ -237,10 +237,11 @@ class Store:
     def _write_row_by_row(self, connection: psycopg.Connection[Any], rows: Rows) -> Written:
         written = Written()
         with connection.transaction(), connection.cursor() as cursor:
-            for row in rows.readings:
+            for row in rows.mapped:
+                query = insert_query(row.row.table, row.columns)
                 try:
                     with connection.transaction():  # a savepoint: undoes this row only
-                        written.readings |= _insert(cursor, INSERT_READING, [_reading_params(row)])
+                        written.stored |= _insert(cursor, query, [_row_params(row)])
                 except ROW_ERRORS as exc:
                     written.refused.append(refused(row, describe_error(exc)))
             for reject in [*rows.rejects, *written.refused]:
@@ -252,3 +253,29 @@ class Store:
                     bare = reject.without_attributes(describe_error(exc))
                     written.rejects |= _insert(cursor, INSERT_REJECT, [_reject_params(bare)])
         return written
+
+
+def _apply(connection: psycopg.Connection[Any], migrations: MigrationSet) -> None:
+    """Apply what ``migrations`` holds that its tracking table does not list yet."""
+    table = sql.Identifier(migrations.table)
+    connection.execute(
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} ("
+            " version integer PRIMARY KEY,"
+            " name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        ).format(table)
+    )
+    rows = connection.execute(sql.SQL("SELECT version FROM {}").format(table)).fetchall()
+    applied = {int(row[0]) for row in rows}
+    for migration in migrations.migrations:
+        if migration.version in applied:
+            continue
+        # One transaction each: a migration applies whole or not at all.
+        with connection.transaction():
+            connection.execute(migration.sql.encode())
+            connection.execute(
+                sql.SQL("INSERT INTO {} (version, name) VALUES (%s, %s)").format(table),
+                (migration.version, migration.name),
+            )
+        log.info("applied migration %s (%s)", migration.name, migrations.origin)

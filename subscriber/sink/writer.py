@@ -26,6 +26,7 @@ from opentelemetry.trace import Span
 from common import tracing
 from subscriber.sink.config import DatabaseConfig
 from subscriber.sink.rows import Rows
+from subscriber.sink.schema import MigrationSet
 from subscriber.sink.store import Store, Written
 
 # A call running this long is given up: twice the server's own statement timeout
@@ -42,12 +43,14 @@ class Writer:
         subscription_path: str,
         on_done: Callable[[], None],
         clock: Callable[[], float] = time.monotonic,
+        migrations: tuple[MigrationSet, ...] | None = None,
     ) -> None:
         self._database = database
         self._subscription_path = subscription_path  # names the "store" spans
+        self._migrations = migrations
         self._on_done = on_done  # wakes the sink's loop when a call returns
         self._clock = clock
-        self._store = Store(database)
+        self._store = Store(database, migrations)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="database")
         self._call: Future[Written] | None = None
         self._started = 0.0
@@ -91,7 +94,7 @@ class Writer:
             raise
 
     def _write(self, store: Store, rows: Rows, spans: Sequence[Span | None]) -> Written:
-        count = {tracing.MESSAGE_COUNT: len(rows.readings) + len(rows.rejects)}
+        count = {tracing.MESSAGE_COUNT: len(rows.mapped) + len(rows.rejects)}
         with tracing.step("store", self._subscription_path, count, links=spans):
             return store.write(rows)
 
@@ -99,7 +102,7 @@ class Writer:
         stuck = self._store
         call.add_done_callback(lambda _: stuck.close())
         self._pool.shutdown(wait=False)
-        self._store = Store(self._database)
+        self._store = Store(self._database, self._migrations)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="database")
         self._call = None
 

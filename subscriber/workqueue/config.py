@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from common.config import PubSubConfig, read_float, read_int, read_resource_id
+from common.loading import read_callable
 from subscriber.dead_letter import DeadLetterConfig
+from subscriber.workqueue.work import DEFAULT_TASK_FUNCTION
 
 
 @dataclass(frozen=True)
@@ -23,11 +25,15 @@ class WorkQueueConfig:
     ack_deadline_seconds: int
     # On SIGTERM, how long tasks in hand may run on before they are nacked.
     drain_seconds: float
+    # The import path of the task function (common.seams.TaskFunction). Only the path:
+    # each worker process imports it itself; reading the settings checks that it loads.
+    task_function: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WorkQueueConfig:
         """Raises ``ConfigError`` naming the first bad variable."""
         pubsub = PubSubConfig.from_env(env)
+        task_function, _ = read_callable(env, "TASK_FUNCTION", DEFAULT_TASK_FUNCTION, arguments=1)
         return cls(
             pubsub=pubsub,
             dead_letter=DeadLetterConfig.from_env(env, pubsub.topic_id),
@@ -42,4 +48,5 @@ class WorkQueueConfig:
             # Pub/Sub accepts 10 to 600.
             ack_deadline_seconds=read_int(env, "ACK_DEADLINE_SECONDS", 30, minimum=10, maximum=600),
             drain_seconds=read_float(env, "DRAIN_SECONDS", 10.0, minimum=0, maximum=3600),
+            task_function=task_function,
         )

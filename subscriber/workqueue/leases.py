@@ -1,4 +1,4 @@
-"""A task in hand (a lease: the message, the task running for it, its deadline) and the
+"""A task in hand (a lease: the message, the process running it, its deadline) and the
 lines the worker logs about it, each carrying the message ID."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from opentelemetry.trace import Span
 
 from common import tracing
 from common.logs import fields
-from common.messages.tasks import Task
 from common.unary_pull.leaser import Leaser
 from subscriber.dead_letter import rejection_fate
 
@@ -20,11 +19,10 @@ log = logging.getLogger("subscriber.workqueue.worker")
 
 @dataclass
 class Lease:
-    """A message in hand and the task running for it."""
+    """A message in hand and the task function running for it."""
 
     ack_id: str
     message_id: str
-    task: Task
     delivery_attempt: int | None
     started: float
     deadline: float
@@ -41,16 +39,14 @@ class Lease:
 
 def log_started(lease: Lease, slot: int, max_delivery_attempts: int) -> None:
     log.debug(
-        "started %s message_id=%s in process %d, delivery attempt %s",
-        lease.task.describe(),
+        "started message_id=%s in process %d, delivery attempt %s",
         lease.message_id,
         slot,
         lease.delivery_attempt,
     )
     if lease.delivery_attempt is not None and lease.delivery_attempt > 1:
         log.info(
-            "retrying %s message_id=%s: delivery attempt %d of %d",
-            lease.task.describe(),
+            "retrying message_id=%s: delivery attempt %d of %d",
             lease.message_id,
             lease.delivery_attempt,
             max_delivery_attempts,
@@ -59,19 +55,17 @@ def log_started(lease: Lease, slot: int, max_delivery_attempts: int) -> None:
 
 def log_completed(lease: Lease, seconds: float, text: str) -> None:
     log.info(
-        "completed %s message_id=%s in %.2fs: %s",
-        lease.task.describe(),
+        "completed message_id=%s in %.2fs%s",
         lease.message_id,
         seconds,
-        text,
+        f": {text}" if text else "",
         extra=fields(event="completed", message_id=lease.message_id),
     )
 
 
 def log_failed(lease: Lease, seconds: float, text: str, max_delivery_attempts: int) -> None:
     log.warning(
-        "failed %s message_id=%s after %.2fs: %s; %s",
-        lease.task.describe(),
+        "failed message_id=%s after %.2fs: %s; %s",
         lease.message_id,
         seconds,
         text,
@@ -82,8 +76,7 @@ def log_failed(lease: Lease, seconds: float, text: str, max_delivery_attempts: i
 
 def log_timed_out(lease: Lease, deadline_seconds: float, max_delivery_attempts: int) -> None:
     log.warning(
-        "timed out %s message_id=%s: still running after its %gs deadline; process terminated, %s",
-        lease.task.describe(),
+        "timed out message_id=%s: still running after its %gs deadline; process terminated, %s",
         lease.message_id,
         deadline_seconds,
         lease.fate(max_delivery_attempts),
@@ -100,9 +93,8 @@ def log_renewals(leases: list[Lease], leaser: Leaser, deadline_seconds: float) -
         level = logging.INFO if running >= leaser.renew_every else logging.DEBUG
         log.log(
             level,
-            "lease extended by %ds: %s message_id=%s running %.0fs of its %gs deadline",
+            "lease extended by %ds: message_id=%s running %.0fs of its %gs deadline",
             leaser.lease_seconds,
-            lease.task.describe(),
             lease.message_id,
             running,
             deadline_seconds,

@@ -1,14 +1,26 @@
-"""What a task does: runs inside a worker process (``subscriber.workqueue.pool``). Pure.
+"""The demo's task function: runs inside a worker process (``subscriber.workqueue.pool``).
 
-Kept apart from the task's wire format (``common.messages.tasks``): only a worker
-process runs this, and nothing here touches Pub/Sub.
+``run_task`` is TASK_FUNCTION's default (``common.seams.TaskFunction``): it decodes the
+demo's task (``common.messages.tasks``) and does it. Pure: nothing here touches Pub/Sub.
 """
 
 from __future__ import annotations
 
 import time
 
-from common.messages.tasks import Task
+from common.messages.tasks import Task, decode
+from common.seams import Delivery
+
+# TASK_FUNCTION's default: the demo.
+DEFAULT_TASK_FUNCTION = "subscriber.workqueue.work:run_task"
+
+
+def run_task(message: Delivery) -> str:
+    """Decode the demo's task and run it: ``"task=... primes below 1000: 168 primes"``.
+    Raises ``InvalidTask`` for a body that is neither a task nor a channel message,
+    ``RuntimeError`` for a task of kind ``fail``: both nack the message."""
+    task = decode(message.data)
+    return f"{task.describe()}: {execute(task)}"
 
 
 def execute(task: Task) -> str:

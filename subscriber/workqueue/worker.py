@@ -1,10 +1,13 @@
 """Work-queue mode: replicas are competing workers on one shared subscription.
 
-Each message is a task (``common.messages.tasks``) run in a worker process (``pool``).
-The worker takes only as many messages as it has free processes (flow control), keeps
-their leases alive while they run (``common.unary_pull``), terminates a task that
-passes its deadline and nacks it so that it is retried (after max delivery attempts
-Pub/Sub dead-letters it), and acks only after a task succeeded.
+Each message is given to the task function (TASK_FUNCTION, ``common.seams.TaskFunction``;
+the demo's runs the tasks of ``common.messages.tasks``) in a worker process (``pool``).
+The worker knows messages, not tasks: its log lines name them by message ID, and the
+function's one-line result ends the "completed" line. The worker takes only as many
+messages as it has free processes (flow control), keeps their leases alive while they
+run (``common.unary_pull``), terminates a task that passes its deadline and nacks it so
+that it is retried (after max delivery attempts Pub/Sub dead-letters it), and acks only
+after a task succeeded.
 
 Unary Pull rather than StreamingPull, because a consumer that goes away must not strand
 the subscription's messages on the emulator (docs/work-queue.md, "Why unary Pull").
@@ -25,19 +28,18 @@ from google.pubsub_v1.types import ReceivedMessage
 
 from common import tracing
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Beat
-from common.messages.tasks import InvalidTask, decode
 from common.pubsub import (
     ensure_subscription,
     ensure_topic,
     publisher_client,
     subscriber_client,
 )
+from common.seams import Delivery
 from common.subscriptions import durable_request
 from common.unary_pull.leaser import Leaser
 from common.unary_pull.loop import Consumer, Provision, run_until_stopped
 from common.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
 from subscriber import dead_letter
-from subscriber.dead_letter import log_rejected
 from subscriber.workqueue.config import WorkQueueConfig
 from subscriber.workqueue.leases import (
     Lease,
@@ -47,7 +49,7 @@ from subscriber.workqueue.leases import (
     log_started,
     log_timed_out,
 )
-from subscriber.workqueue.pool import Outcome, ProcessSlots
+from subscriber.workqueue.pool import LogSettings, Outcome, ProcessSlots
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,12 @@ class Worker:
         self._config = config
         self._max_attempts = config.dead_letter.max_delivery_attempts
         self._stop = stop
-        self._slots = ProcessSlots(config.worker_processes)
+        pubsub = config.pubsub
+        self._slots = ProcessSlots(
+            config.worker_processes,
+            config.task_function,
+            LogSettings(pubsub.log_level, pubsub.log_format),
+        )
         # One permit per worker process: the puller takes no more than there are free.
         self._leaser = Leaser(
             subscriber, path, lease_seconds=config.ack_deadline_seconds, capacity=self._slots.size
@@ -124,9 +131,10 @@ class Worker:
 
     def _started(self) -> None:
         log.info(
-            "working on %s with %d processes; task deadline %gs, lease %ds",
+            "working on %s with %d processes; task function %s, deadline %gs, lease %ds",
             self._path,
             self._slots.size,
+            self._config.task_function,
             self._config.task_deadline_seconds,
             self._config.ack_deadline_seconds,
         )
@@ -146,22 +154,16 @@ class Worker:
             log_renewals(leases, self._leaser, self._config.task_deadline_seconds)
 
     def _start(self, received: ReceivedMessage) -> None:
-        message = received.message
-        attempt = received.delivery_attempt or None
         if self._stop.is_set():
             self._leaser.nack([received.ack_id])
             return
-        try:
-            task = decode(message.data)
-        except InvalidTask as exc:
-            log_rejected(log, message.message_id, str(exc), attempt, self._max_attempts)
-            self._leaser.nack([received.ack_id])
-            return
-        number = self._slots.start(task)
+        message = Delivery.of(received)
+        number = self._slots.start(message)
         now = time.monotonic()
         deadline = now + self._config.task_deadline_seconds
-        span = tracing.consuming(self._path, message, attempt)
-        lease = Lease(received.ack_id, message.message_id, task, attempt, now, deadline, span)
+        attempt = message.delivery_attempt
+        span = tracing.consuming(self._path, received.message, attempt)
+        lease = Lease(received.ack_id, message.message_id, attempt, now, deadline, span)
         self._leases[number] = lease
         log_started(lease, number, self._max_attempts)
 
@@ -211,11 +213,7 @@ class Worker:
             self._leaser.nack([lease.ack_id for lease in self._leases.values()])
             for lease in self._leases.values():
                 lease.end("nack")
-                log.warning(
-                    "nacked %s message_id=%s: still running at shutdown",
-                    lease.task.describe(),
-                    lease.message_id,
-                )
+                log.warning("nacked message_id=%s: still running at shutdown", lease.message_id)
             self._leases.clear()
         self._puller.join(PULL_TIMEOUT_SECONDS + 1)
         for received in self._puller.take():  # nacks whatever the last pull brought

@@ -22,19 +22,29 @@ def worker_logs(stack: Stack) -> dict[str, str]:
     return {container: logs(container) for container in stack.containers("worker")}
 
 
+def published_id(stack: Stack, task_id: str) -> str:
+    """The message ID the task publisher logged for the demo's task ``task_id``."""
+    (publisher,) = stack.containers("task-publisher")
+    pattern = rf"published message_id=(\S+) task={task_id} "
+    found = wait_for(lambda: re.search(pattern, logs(publisher)), timeout=60, what=pattern)
+    return found[1]
+
+
 def test_tasks_spread_leases_extend_and_a_stuck_task_is_retried(workqueue_stack: Stack) -> None:
-    slow_lease = re.compile(r"task=task-000001 spin 20s \S+ running (\d+)s")
-    stuck_timed_out = re.compile(r"timed out task=task-000003 .* nacked on attempt 1 of 5")
-    stuck_retried = re.compile(r"retrying task=task-000003 .*: delivery attempt 2 of 5")
+    # The worker names messages by ID; the publisher's log says which task each one is.
+    slow, stuck = (published_id(workqueue_stack, t) for t in ("task-000001", "task-000003"))
+    slow_lease = re.compile(rf"lease extended by \d+s: message_id={slow} running (\d+)s")
+    stuck_timed_out = re.compile(rf"timed out message_id={stuck}: .* nacked on attempt 1 of 5")
+    stuck_retried = re.compile(rf"retrying message_id={stuck}: delivery attempt 2 of 5")
 
     def demo_seen() -> bool:
         by_worker = worker_logs(workqueue_stack)
         text = "".join(by_worker.values())
         extended = [int(seconds) for seconds in slow_lease.findall(text)]
         return (
-            all("completed task=" in log for log in by_worker.values())
+            all("completed message_id=" in log for log in by_worker.values())
             and max(extended, default=0) >= 10  # past its first 10 s lease
-            and "completed task=task-000001 spin 20s" in text
+            and f"completed message_id={slow} in " in text
             and stuck_timed_out.search(text) is not None
             and stuck_retried.search(text) is not None
         )
@@ -47,8 +57,10 @@ def test_tasks_spread_leases_extend_and_a_stuck_task_is_retried(workqueue_stack:
         details=lambda: "\n".join(log[-2500:] for log in worker_logs(workqueue_stack).values()),
     )
     text = "".join(worker_logs(workqueue_stack).values())
-    assert text.count("completed task=task-000001 ") == 1, "the slow task ran once"
-    per_worker = [log.count("completed task=") for log in worker_logs(workqueue_stack).values()]
+    assert text.count(f"completed message_id={slow} ") == 1, "the slow task ran once"
+    per_worker = [
+        log.count("completed message_id=") for log in worker_logs(workqueue_stack).values()
+    ]
     print(f"completed per worker: {per_worker}")
 
 

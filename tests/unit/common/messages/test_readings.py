@@ -95,6 +95,7 @@ def test_demo_readings_are_plausible_and_valid() -> None:
 
 def test_readings_publisher_mode() -> None:
     message = SOURCES["readings"](random.Random(1), 5, "pub-1")
+    assert message is not None
     reading = decode(message.data)
     assert message.attributes["publisher"] == "pub-1"
     assert message.description == f"reading={reading.describe()}"

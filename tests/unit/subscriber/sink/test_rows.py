@@ -1,9 +1,12 @@
-"""How a pulled batch becomes rows: readings, and rejects for everything else."""
+"""How a pulled batch becomes rows: the row mapper's, and rejects for everything else."""
 
 from datetime import UTC, datetime
 
+import pytest
+
 from common.messages.readings import Reading
-from subscriber.sink.rows import Incoming, ReadingRow, refused, split
+from common.seams import Incoming, Row
+from subscriber.sink.rows import MappedRow, reading_row, refused, split
 
 NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 
@@ -22,21 +25,58 @@ def test_a_batch_splits_into_one_row_per_message() -> None:
         incoming("5", good),
     ]
     rows = split(batch)
-    assert [row.message.message_id for row in rows.readings] == ["1", "5"]
-    assert rows.readings[0].reading.value == 44.5
-    assert rows.readings[0].payload == good.decode()
+    assert [row.message.message_id for row in rows.mapped] == ["1", "5"]
+    row = rows.mapped[0].row
+    assert row.table == "readings"
+    assert row.values["value"] == 44.5
+    assert row.values["payload"] == good.decode()
+    assert row.values["attributes"] == {"publisher": "p1"}
+    assert rows.mapped[0].describe() == (
+        "kitchen humidity=44.5% measured_at=2026-11-25T17:00:00+00:00"
+    )
     reasons = {row.message.message_id: row.reason for row in rows.rejects}
     assert set(reasons) == {"2", "3", "4"}
     assert reasons["2"].startswith("body is not JSON")
     assert reasons["3"].startswith("not a reading: missing device")
     assert "out of range for humidity" in reasons["4"]
     assert len(rows) == len(batch)
-    assert split([]).readings == []
+    assert split([]).mapped == []
+
+
+def test_a_mapper_of_ones_own_makes_the_rows() -> None:
+    def order_row(message: Incoming) -> Row:
+        if message.data == b"boom":
+            raise KeyError("total")  # a bug, not a bad message: named by its class
+        return Row("shop.orders", {"body": message.data.decode()})
+
+    rows = split([incoming("1", b"x"), incoming("2", b"boom")], order_row)
+    (mapped,) = rows.mapped
+    assert (mapped.row.table, mapped.columns, mapped.describe()) == (
+        "shop.orders",
+        ("body",),
+        "table=shop.orders",
+    )
+    assert [reject.reason for reject in rows.rejects] == ["KeyError: 'total'"]
+
+
+@pytest.mark.parametrize(
+    ("returned", "reason"),
+    [
+        (None, "TypeError: the row mapper must return a Row, not NoneType"),
+        (Row("", {"a": 1}), "a Row's table must be a table name"),
+        (Row("t", {}), "a Row's values must map column names to values"),
+        (Row("t", {"message_id": "x"}), "a Row's values must not hold message_id"),
+    ],
+)
+def test_a_mapper_returning_no_usable_row_makes_a_reject(returned: object, reason: str) -> None:
+    rows = split([incoming("1", b"x")], lambda _: returned)  # type: ignore[arg-type]
+    assert rows.mapped == []
+    assert rows.rejects[0].reason.startswith(reason)
 
 
 def test_rows_the_database_refuses_become_rejects() -> None:
     data = Reading("kitchen", "co2", 600, "ppm", NOW).encode()[0]
-    row = ReadingRow(incoming("7", data), Reading("kitchen", "co2", 600, "ppm", NOW))
+    row = MappedRow(incoming("7", data), reading_row(incoming("7", data)))
     reject = refused(row, "CheckViolation: new row violates a check")
     assert reject.message.data == data
     assert reject.reason == "refused by the database: CheckViolation: new row violates a check"

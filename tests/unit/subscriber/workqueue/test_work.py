@@ -1,9 +1,11 @@
 import time
+from datetime import UTC, datetime
 
 import pytest
 
-from common.messages.tasks import Task
-from subscriber.workqueue.work import count_primes, execute
+from common.messages.tasks import InvalidTask, Task
+from common.seams import Delivery
+from subscriber.workqueue.work import count_primes, execute, run_task
 
 
 def test_count_primes() -> None:
@@ -18,3 +20,13 @@ def test_execute() -> None:
     assert 0.2 <= time.monotonic() - started < 2
     with pytest.raises(RuntimeError, match="asked to fail"):
         execute(Task("t", "fail"))
+
+
+def test_the_demo_task_function_decodes_then_runs_a_task() -> None:
+    def message(data: bytes) -> Delivery:
+        return Delivery("m-1", data, {}, datetime(2026, 11, 22, tzinfo=UTC), 1)
+
+    data, _ = Task("task-7", "primes", 100).encode()
+    assert run_task(message(data)) == "task=task-7 primes below 100: 25 primes"
+    with pytest.raises(InvalidTask, match="neither a task nor a channel message"):
+        run_task(message(b"[]"))

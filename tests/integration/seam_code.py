@@ -1,0 +1,42 @@
+"""User code for the seams' integration tests, loaded by the services through their
+settings (``HANDLER=tests.integration.seam_code:slow_handler``, ...), as a user's
+package would be: the services run with the project's root as working directory."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+from common.seams import Delivery, Incoming, Outgoing, Row
+
+log = logging.getLogger(__name__)
+
+
+def slow_handler(message: Delivery) -> None:
+    """Sleeps as many seconds as the body says, logging before and after."""
+    log.info("started message_id=%s", message.message_id)
+    time.sleep(float(message.data))
+    log.info("finished message_id=%s", message.message_id)
+
+
+def sleep_task(message: Delivery) -> str:
+    """A task: sleeps as many seconds as the body says; ``ValueError`` for anything else."""
+    seconds = float(message.data)  # ValueError: the work queue's failure, a nack
+    log.info("sleeping %gs for message_id=%s", seconds, message.message_id)
+    time.sleep(seconds)
+    return f"slept {seconds:g}s"
+
+
+def flaky_source(rng: random.Random, sequence: int, publisher_id: str) -> Outgoing | None:
+    """Raises on the 2nd call, has nothing on the 3rd, else a message."""
+    if sequence == 2:
+        raise RuntimeError("the upstream feed is down")
+    if sequence == 3:
+        return None
+    return Outgoing(f"{sequence}".encode(), {}, f"number={sequence}", sequence)
+
+
+def missing_table_row(message: Incoming) -> Row:
+    """A row for a table no migration created: a deployment's mistake, not a bad message."""
+    return Row("no_such_table", {"body": message.data.decode(errors="replace")})
