@@ -72,11 +72,15 @@ def test_one_published_message_is_one_trace_with_a_consumer_span_per_replica(
     assert {s.service for s in consumers} == {"pubsub-fanout-subscriber"}
 
     # Each handling has the handler's own span as its child; the batch calls (pull, ack)
-    # are spans of their own.
+    # are spans of their own, exported in their own time (the acks go out on a thread).
+    expected = {f"{sub} {step}" for sub in subscriptions for step in ("pull", "ack")}
+    wait_for(
+        lambda: expected <= {s.name for s in receiver.spans()},
+        timeout=30,
+        what=f"spans named {sorted(expected)}",
+    )
     processing = [s for s in receiver.spans() if s.parent_span_id in {c.span_id for c in consumers}]
     assert sorted(s.name for s in processing) == [f"{sub} process" for sub in subscriptions]
-    names = {s.name for s in receiver.spans()}
-    assert {f"{sub} {step}" for sub in subscriptions for step in ("pull", "ack")} <= names
     for service in [*replicas, publisher]:
         assert service.terminate()[0] == 0
 
@@ -100,20 +104,20 @@ def test_the_sink_stores_a_batch_in_a_span_linked_to_its_messages(
     message_id = published(publisher)
     wait_for(lambda: message_id in stored_ids(postgres), timeout=30, what="the reading stored")
 
-    def consumer() -> ReceivedSpan | None:
-        found = [
-            s for s in spans_of(receiver, message_id) if s.kind == SpanProto.SPAN_KIND_CONSUMER
-        ]
-        return found[0] if found else None
+    def traced() -> tuple[ReceivedSpan, ReceivedSpan, ReceivedSpan] | None:
+        """The publish, the sink's span of the message, and the store linked to it."""
+        spans = spans_of(receiver, message_id)
+        publishes = [s for s in spans if s.kind == SpanProto.SPAN_KIND_PRODUCER]
+        handlings = [s for s in spans if s.kind == SpanProto.SPAN_KIND_CONSUMER]
+        if not (publishes and handlings):
+            return None
+        linked = [s for s in receiver.spans() if handlings[0].span_id in s.linked_span_ids]
+        return (publishes[0], handlings[0], linked[0]) if linked else None
 
-    handling = wait_for(consumer, timeout=30, what=f"the sink's span of message {message_id}")
-    assert handling.attributes["messaging.gcp_pubsub.result"] == "ack"
-    (publish,) = [
-        s for s in spans_of(receiver, message_id) if s.kind == SpanProto.SPAN_KIND_PRODUCER
-    ]
+    publish, handling, store = wait_for(traced, timeout=30, what=f"the spans of {message_id}")
     assert handling.parent_span_id == publish.span_id
-    stores = [s for s in receiver.spans() if handling.span_id in s.linked_span_ids]
-    assert [s.name for s in stores] == [f"{created_topic}-sink store"]
-    assert stores[0].attributes["messaging.batch.message_count"] >= 1
+    assert handling.attributes["messaging.gcp_pubsub.result"] == "ack"
+    assert store.name == f"{created_topic}-sink store"
+    assert store.attributes["messaging.batch.message_count"] >= 1
     for service in [sink, publisher]:
         assert service.terminate()[0] == 0
