@@ -119,4 +119,7 @@ def test_a_quiet_replica_announces_itself_with_its_totals(
     assert kinds[0] == "joined"
     assert "handled" in kinds
     alive = [body for body in bodies if body["kind"] == "alive"]
-    assert {(body["acked"], body["rejected"], body["every"]) for body in alive} == {(1, 0, 0.5)}
+    # The sender's thread may announce between "joined" and the message handled: 0 then.
+    totals = {(body["acked"], body["rejected"], body["every"]) for body in alive}
+    assert (1, 0, 0.5) in totals
+    assert totals <= {(0, 0, 0.5), (1, 0, 0.5)}
