@@ -173,6 +173,10 @@ class PubSubConfig:
     retry_policy: RetryPolicy = RetryPolicy()
     # "off", or where the spans go: "otlp" (any collector) or "cloud-trace".
     tracing: str = "off"
+    # Where the subscriptions one process owns (a fan-out replica's, its identity claim,
+    # the dashboard's) are created; None: project_id. A project of their own keeps their
+    # wide grants away from the durable subscriptions (deploy/terraform).
+    replica_subscriptions_project_id: str | None = None
 
     @property
     def topic_path(self) -> str:
@@ -183,6 +187,11 @@ class PubSubConfig:
 
     def subscription_path(self, subscription_id: str) -> str:
         return f"projects/{self.project_id}/subscriptions/{subscription_id}"
+
+    def owned_subscription_path(self, subscription_id: str) -> str:
+        """The path of a subscription one process owns, in the replicas' project."""
+        project = self.replica_subscriptions_project_id or self.project_id
+        return f"projects/{project}/subscriptions/{subscription_id}"
 
     @property
     def target(self) -> str:
@@ -212,11 +221,16 @@ class PubSubConfig:
                     "(without the emulator, the stack talks to real Google Cloud Pub/Sub)"
                 ) from None
             key_file = read_key_file(env)
-        if not _PROJECT_ID.fullmatch(project_id):
-            raise ConfigError(
-                "GCP_PROJECT_ID must be a Google Cloud project ID: 6-30 lowercase letters, "
-                f"digits and hyphens, starting with a letter; got {project_id!r}"
-            )
+        replica_project = env.get("REPLICA_SUBSCRIPTIONS_PROJECT_ID", "").strip() or None
+        for name, value in (
+            ("GCP_PROJECT_ID", project_id),
+            ("REPLICA_SUBSCRIPTIONS_PROJECT_ID", replica_project),
+        ):
+            if value is not None and not _PROJECT_ID.fullmatch(value):
+                raise ConfigError(
+                    f"{name} must be a Google Cloud project ID: 6-30 lowercase letters, "
+                    f"digits and hyphens, starting with a letter; got {value!r}"
+                )
         return cls(
             project_id=project_id,
             topic_id=read_resource_id(env, "PUBSUB_TOPIC", DEFAULT_TOPIC),
@@ -226,4 +240,5 @@ class PubSubConfig:
             log_format=read_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
             retry_policy=RetryPolicy.from_env(env),
             tracing=read_choice(env, "TRACING", "off", TRACING_MODES),
+            replica_subscriptions_project_id=replica_project,
         )

@@ -57,9 +57,11 @@ def subscription_id(topic_id: str, host: str, suffix: str) -> str:
 def owned_request(
     pubsub: PubSubConfig, subscription: str, topic_id: str, *, role: str, host: str
 ) -> dict[str, Any]:
-    """A ``create_subscription`` request for a subscription one process owns."""
+    """A ``create_subscription`` request for a subscription one process owns, in the
+    replicas' project (``REPLICA_SUBSCRIPTIONS_PROJECT_ID``) on a topic in the main one:
+    Pub/Sub lets a subscription live in another project than its topic."""
     return {
-        "name": pubsub.subscription_path(subscription),
+        "name": pubsub.owned_subscription_path(subscription),
         "topic": pubsub.topic_path_of(topic_id),
         "labels": {"app": APP_LABEL, "role": role, "host": host_label(host)},
         "expiration_policy": {"ttl": SUBSCRIPTION_TTL},

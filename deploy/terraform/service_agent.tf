@@ -50,6 +50,6 @@ resource "google_project_iam_member" "agent_acks_dead_lettered_replica_messages"
 check "replica_subscriptions_in_a_project_of_their_own" {
   assert {
     condition     = local.replica_project != var.project_id
-    error_message = "replica_subscriptions_project_id is unset: the replicas' custom role and the Pub/Sub service agent's subscriber grant are then project-wide in ${var.project_id}, reaching tasks-workers and readings-sink too. See deploy/terraform/README.md."
+    error_message = "replica_subscriptions_project_id is unset: the replicas' custom role and the Pub/Sub service agent's subscriber grant are then project-wide in ${var.project_id}, reaching tasks-workers and readings-sink too. Set it, and the services' REPLICA_SUBSCRIPTIONS_PROJECT_ID to the same project; see deploy/terraform/README.md."
   }
 }

@@ -108,3 +108,27 @@ def test_two_live_processes_with_one_identity_do_not_share_it_quietly(
         subscriber_client.get_subscription(
             subscription=f"projects/{PROJECT}/subscriptions/{created_topic}-twin"
         )
+
+
+def test_a_replica_may_keep_its_subscriptions_in_a_project_of_their_own(
+    services: Services,
+    created_topic: str,
+    publisher_client: pubsub_v1.PublisherClient,
+    subscriber_client: pubsub_v1.SubscriberClient,
+) -> None:
+    replica = services.start(
+        "subscriber", created_topic, REPLICA_SUBSCRIPTIONS_PROJECT_ID="replica-project"
+    )
+    path = replica.wait_for_log(r"listening on (\S+)")[1]
+    assert path.startswith("projects/replica-project/subscriptions/"), path
+    wait_for_all(replica, publish(publisher_client, created_topic, 5))
+
+    def owned() -> list[str]:
+        request = {"project": "projects/replica-project"}
+        return [s.name for s in subscriber_client.list_subscriptions(request=request)]
+
+    assert path in owned()
+    assert subscriptions_of(subscriber_client, created_topic) == [], "none in the main project"
+    status, _ = replica.terminate()
+    assert status == 0
+    assert [name for name in owned() if created_topic in name] == [], "deleted on the way out"

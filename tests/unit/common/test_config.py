@@ -49,6 +49,10 @@ def test_blank_values_count_as_unset() -> None:
         ({**EMULATOR, "PUBSUB_TOPIC": "a topic"}, "PUBSUB_TOPIC"),
         ({**EMULATOR, "PUBSUB_TOPIC": "t" * 256}, "PUBSUB_TOPIC"),
         ({**EMULATOR, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        (
+            {**EMULATOR, "REPLICA_SUBSCRIPTIONS_PROJECT_ID": "Other"},
+            "REPLICA_SUBSCRIPTIONS_PROJECT_ID",
+        ),
     ],
 )
 def test_bad_values_fail_naming_the_variable(env: dict[str, str], variable: str) -> None:

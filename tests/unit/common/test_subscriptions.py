@@ -63,3 +63,14 @@ def test_owned_and_durable_requests() -> None:
     assert durable["topic"] == "projects/local-project/topics/tasks"
     assert durable["labels"] == {"app": "pubsub-fanout", "role": "work-queue"}
     assert durable["expiration_policy"] == {}, "never expires"
+
+
+def test_owned_subscriptions_may_live_in_a_project_of_their_own() -> None:
+    pubsub = PubSubConfig.from_env(
+        {"GCP_PROJECT_ID": "main-project", "REPLICA_SUBSCRIPTIONS_PROJECT_ID": "replica-project"}
+    )
+    owned = owned_request(pubsub, "channel-h", "channel", role="fanout-subscriber", host="h")
+    assert owned["name"] == "projects/replica-project/subscriptions/channel-h"
+    assert owned["topic"] == "projects/main-project/topics/channel"
+    durable = durable_request(pubsub, "tasks-workers", "tasks", role="work-queue")
+    assert durable["name"] == "projects/main-project/subscriptions/tasks-workers"
