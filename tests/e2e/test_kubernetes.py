@@ -189,7 +189,7 @@ def test_every_subscriber_pod_receives_every_message(played: Played) -> None:
 def test_the_work_queue_completes_tasks(played: Played) -> None:
     def completed() -> int | None:
         logs = "".join(played.logs(c) for c in kube.pod_containers("worker"))
-        count = logs.count("completed task=")
+        count = logs.count("completed message_id=")
         return count or None
 
     (publisher,) = kube.pod_containers("task-publisher")
