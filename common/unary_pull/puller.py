@@ -24,11 +24,12 @@ import threading
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
-from google.pubsub_v1.types import ReceivedMessage
+from google.pubsub_v1.types import PullResponse, ReceivedMessage
 
 from common.health import HEARTBEAT_INTERVAL_SECONDS
 from common.outage import Outage
 from common.unary_pull.leaser import Leaser
+from common.unary_pull.pulled import raw
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,9 @@ class Puller:
             timeout=PULL_TIMEOUT_SECONDS,
             retry=None,
         )
-        return list(response.received_messages)
+        # Iterating the library's list wraps each message through its marshal: 21 µs a
+        # message, more than the RPC (``pulled``). Wrapping the raw ones directly: 0.5 µs.
+        return [ReceivedMessage.wrap(pb) for pb in PullResponse.pb(response).received_messages]
 
     def _failed(self, exc: exceptions.GoogleAPICallError) -> None:
         if isinstance(exc, exceptions.NotFound):
@@ -173,12 +176,14 @@ class Puller:
         self._stopping.wait(delay)
 
     def _hand_over(self, received: list[ReceivedMessage]) -> None:
-        self._leaser.hold((r.ack_id, r.message.message_id) for r in received)
+        pbs = [raw(r) for r in received]
+        self._leaser.hold((pb.ack_id, pb.message.message_id) for pb in pbs)
         if self._stopping.is_set():
             # Pulled while stopping: give them straight back.
-            self._leaser.nack([r.ack_id for r in received])
+            self._leaser.nack([pb.ack_id for pb in pbs])
             return
-        log.debug("pulled message_id=%s", ",".join(r.message.message_id for r in received))
+        if log.isEnabledFor(logging.DEBUG):  # the join costs, even with the line off
+            log.debug("pulled message_id=%s", ",".join(pb.message.message_id for pb in pbs))
         for message in received:
             self._inbox.put(message)
         self._wake_writer.send_bytes(b"")

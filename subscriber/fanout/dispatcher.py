@@ -18,6 +18,7 @@ from google.pubsub_v1.types import ReceivedMessage
 
 from common.messages.receipts import Outcome
 from common.unary_pull.leaser import Leaser
+from common.unary_pull.pulled import raw
 from subscriber.dead_letter import log_rejected
 from subscriber.fanout.handler import Delivery, Handler
 
@@ -88,7 +89,7 @@ class Dispatcher:
                 delivery.delivery_attempt,
                 self._max_delivery_attempts,
             )
-        done = Done(received.ack_id, delivery.message_id, outcome, delivery.delivery_attempt)
+        done = Done(raw(received).ack_id, delivery.message_id, outcome, delivery.delivery_attempt)
         self._done.put(done)
 
     def settle(self) -> None:

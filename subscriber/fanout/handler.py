@@ -20,6 +20,7 @@ from google.pubsub_v1.types import ReceivedMessage
 
 from common.logs import fields
 from common.messages.channels import decode
+from common.unary_pull.pulled import publish_time, raw
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,15 @@ class Delivery:
 
     @classmethod
     def of(cls, received: ReceivedMessage) -> Delivery:
-        message = received.message
+        # The raw protobuf: the library's wrapper costs 31 µs a message here (``pulled``).
+        pb = raw(received)
+        message = pb.message
         return cls(
             message_id=message.message_id,
             data=message.data,
             attributes=dict(message.attributes),
-            publish_time=message.publish_time,
-            delivery_attempt=received.delivery_attempt or None,
+            publish_time=publish_time(message),
+            delivery_attempt=pb.delivery_attempt or None,
         )
 
 

@@ -44,6 +44,7 @@ from common.pubsub import (
 from common.subscriptions import durable_request
 from common.unary_pull.leaser import Leaser
 from common.unary_pull.loop import Consumer, Provision, run_until_stopped
+from common.unary_pull.pulled import publish_time, raw
 from common.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
 from subscriber.sink.config import SinkConfig
 from subscriber.sink.rows import Incoming, Rows, split
@@ -147,15 +148,16 @@ class Held:
 
 
 def held(received: ReceivedMessage) -> Held:
-    message = received.message
+    pb = raw(received)
+    message = pb.message
     incoming = Incoming(
         message_id=message.message_id,
         data=bytes(message.data),
         attributes=dict(message.attributes),
-        publish_time=message.publish_time,
+        publish_time=publish_time(message),
         received_at=datetime.now(UTC),
     )
-    return Held(received.ack_id, incoming)
+    return Held(pb.ack_id, incoming)
 
 
 class Sink:

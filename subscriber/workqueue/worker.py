@@ -36,6 +36,7 @@ from common.pubsub import (
 from common.subscriptions import durable_request
 from common.unary_pull.leaser import Leaser
 from common.unary_pull.loop import Consumer, Provision, run_until_stopped
+from common.unary_pull.pulled import raw
 from common.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
 from subscriber import dead_letter
 from subscriber.dead_letter import log_rejected, rejection_fate
@@ -191,21 +192,22 @@ class Worker:
             log_renewals(leases, self._leaser, self._config.task_deadline_seconds)
 
     def _start(self, received: ReceivedMessage) -> None:
-        message = received.message
-        attempt = received.delivery_attempt or None
+        pb = raw(received)
+        message = pb.message
+        attempt = pb.delivery_attempt or None
         if self._stop.is_set():
-            self._leaser.nack([received.ack_id])
+            self._leaser.nack([pb.ack_id])
             return
         try:
             task = decode(message.data)
         except InvalidTask as exc:
             log_rejected(log, message.message_id, str(exc), attempt, self._max_attempts)
-            self._leaser.nack([received.ack_id])
+            self._leaser.nack([pb.ack_id])
             return
         number = self._slots.start(task)
         now = time.monotonic()
         deadline = now + self._config.task_deadline_seconds
-        lease = Lease(received.ack_id, message.message_id, task, attempt, now, deadline)
+        lease = Lease(pb.ack_id, message.message_id, task, attempt, now, deadline)
         self._leases[number] = lease
         log_started(lease, number, self._max_attempts)
 
