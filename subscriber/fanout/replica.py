@@ -68,6 +68,8 @@ def subscription_request(config: FanoutConfig) -> dict[str, Any]:
         host=config.replica_id,
     )
     request["dead_letter_policy"] = dead_letter.policy(pubsub, config.dead_letter)
+    # Each delivery comes with the replica's whole lease, so the leaser need not take it.
+    request["ack_deadline_seconds"] = LEASE_SECONDS
     return request
 
 
@@ -99,6 +101,7 @@ class Replica:
             self.path,
             lease_seconds=LEASE_SECONDS,
             capacity=config.max_outstanding_messages,
+            granted_seconds=LEASE_SECONDS,
         )
         self._puller = Puller(subscriber, self.path, self._leaser, stop)
         self._receipts: ReceiptSender | None = None
