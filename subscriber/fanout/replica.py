@@ -53,7 +53,9 @@ RECEIPTS_FLUSH_TIMEOUT_SECONDS = 0.3
 # How long a replica holds a message it pulled, renewed a third of the way in: a
 # replica killed while handling one hands it back to its restarted self this soon.
 LEASE_SECONDS = 10
-# While handlers run, acks go out at least this often.
+# While handlers run, acks go out this often, each call carrying every message handled
+# since the last: fewer calls than one per pull (each costs about 300 µs of CPU, measured
+# on the emulator), and still well inside the lease.
 SETTLE_SECONDS = 0.05
 
 
@@ -120,6 +122,7 @@ class Replica:
             on_outcome=self._receipts.handled if self._receipts is not None else None,
         )
         self._subscribed = False
+        self._next_settle = 0.0
 
     def run(self) -> int:
         logs.set_context(replica=self._config.replica_id, subscription=self.path)
@@ -171,16 +174,18 @@ class Replica:
             self._receipts.lifecycle("joined")
 
     def _step(self) -> None:
+        now = time.monotonic()
         if self._dispatcher.in_flight:
-            timeout = SETTLE_SECONDS
+            timeout = self._next_settle - now
         else:
-            timeout = min(
-                max(self._leaser.next_renewal - time.monotonic(), 0.0), HEARTBEAT_INTERVAL_SECONDS
-            )
-        self._puller.wait(timeout)
-        for received in self._puller.take():
+            timeout = min(self._leaser.next_renewal - now, HEARTBEAT_INTERVAL_SECONDS)
+        self._puller.wait(max(timeout, 0.0))
+        if received := self._puller.take():
             self._dispatcher.submit(received)
-        self._dispatcher.settle()
+        now = time.monotonic()
+        if now >= self._next_settle:
+            self._dispatcher.settle()
+            self._next_settle = now + SETTLE_SECONDS
         self._leaser.renew_if_due()
         self._claim.check_if_due()
 
