@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from google.pubsub_v1.types import ReceivedMessage
 
+from common import logs
 from common.messages.receipts import Outcome
 from common.unary_pull.leaser import Leaser
 from common.unary_pull.pulled import raw
@@ -111,6 +112,9 @@ class Dispatcher:
                 break
         if not settled:
             return
+        # Their log lines first: a message acked is a message logged, even if the
+        # process dies next.
+        logs.flush()
         self.in_flight -= len(settled)
         self._leaser.ack([d.ack_id for d in settled if d.outcome == "acked"])
         self._leaser.nack([d.ack_id for d in settled if d.outcome == "rejected"])

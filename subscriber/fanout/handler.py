@@ -18,7 +18,7 @@ from datetime import datetime
 
 from google.pubsub_v1.types import ReceivedMessage
 
-from common.logs import fields
+from common.logs import batched
 from common.messages.channels import decode
 from common.unary_pull.pulled import publish_time, raw
 
@@ -67,5 +67,6 @@ def log_channel(message: Delivery) -> None:
         channel_message.sequence,
         channel_message.publisher,
         channel_message.sent_at,
-        extra=fields(event="received", message_id=message.message_id),
+        # Written with the next batch, before its ack (``Dispatcher.settle``).
+        extra=batched(event="received", message_id=message.message_id),
     )
