@@ -15,12 +15,18 @@ from collections.abc import Callable, Iterable
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
+from google.pubsub_v1.types import AcknowledgeRequest, ModifyAckDeadlineRequest
 
 log = logging.getLogger(__name__)
 
 # Deadline of one ack, nack or lease call; a failure is logged, never raised: the lease
 # then lapses on its own and Pub/Sub redelivers.
 RPC_TIMEOUT_SECONDS = 10.0
+# Requests built as raw protobuf: the library's wrappers convert a list of ack IDs one
+# by one in Python, about 0.9 µs an ID (measured: an ack of 100 IDs 475 against 387 µs of
+# CPU), and every message goes through an ack and a lease or two.
+_ACK = AcknowledgeRequest.pb()
+_LEASE = ModifyAckDeadlineRequest.pb()
 
 
 class Leaser:
@@ -76,8 +82,9 @@ class Leaser:
         if not ack_ids:
             return
         try:
+            request = _ACK(subscription=self._path, ack_ids=ack_ids)
             self._subscriber.acknowledge(
-                subscription=self._path, ack_ids=ack_ids, timeout=RPC_TIMEOUT_SECONDS
+                request=AcknowledgeRequest.wrap(request), timeout=RPC_TIMEOUT_SECONDS
             )
         except exceptions.GoogleAPICallError as exc:
             log.warning(
@@ -108,11 +115,9 @@ class Leaser:
 
     def _set_lease(self, ack_ids: list[str], seconds: int) -> None:
         try:
+            request = _LEASE(subscription=self._path, ack_ids=ack_ids, ack_deadline_seconds=seconds)
             self._subscriber.modify_ack_deadline(
-                subscription=self._path,
-                ack_ids=ack_ids,
-                ack_deadline_seconds=seconds,
-                timeout=RPC_TIMEOUT_SECONDS,
+                request=ModifyAckDeadlineRequest.wrap(request), timeout=RPC_TIMEOUT_SECONDS
             )
         except exceptions.NotFound:
             log.debug("no lease to set: the subscription %s is gone", self._path)
