@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import queue
 import threading
+import time
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
@@ -96,9 +97,13 @@ class Puller:
         self._stopping.wait()
         self._wake_writer.send_bytes(b"")
 
-    def join(self, timeout: float) -> None:
+    def join(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds in all for the threads to end (after ``stop``);
+        how many still run."""
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        return sum(thread.is_alive() for thread in self._threads)
 
     def wake(self) -> None:
         """Wake the consumer waiting in ``wait``, from any thread."""
@@ -162,6 +167,8 @@ class Puller:
         return [ReceivedMessage.wrap(pb) for pb in PullResponse.pb(response).received_messages]
 
     def _failed(self, exc: exceptions.GoogleAPICallError) -> None:
+        if self._stopping.is_set():
+            return  # a pull cut short by the consumer's shutdown (its channel closed)
         if isinstance(exc, exceptions.NotFound):
             if not self.gone.is_set():
                 self.gone.set()

@@ -53,6 +53,8 @@ RECEIPTS_FLUSH_TIMEOUT_SECONDS = 0.3
 # How long a replica holds a message it pulled, renewed a third of the way in: a
 # replica killed while handling one hands it back to its restarted self this soon.
 LEASE_SECONDS = 10
+# The pull threads end this soon once their channel is closed.
+PULLERS_STOP_SECONDS = 0.5
 # While handlers run, acks go out this often, each call carrying every message handled
 # since the last: fewer calls than one per pull (each costs about 300 µs of CPU, measured
 # on the emulator), and still well inside the lease.
@@ -77,10 +79,17 @@ def subscription_request(config: FanoutConfig) -> dict[str, Any]:
 
 def run(config: FanoutConfig, stop: threading.Event) -> int:
     """Receive until ``stop`` is set or Pub/Sub refuses for good; the exit status."""
-    with subscriber_client(config.pubsub) as subscriber:
-        # Admin calls on topics, and the receipts, go through the publisher client.
-        topics = publisher_client(config.pubsub)
-        return Replica(subscriber, topics, config, stop).run()
+    subscriber = subscriber_client(config.pubsub)
+    # Admin calls on topics, and the receipts, go through the publisher client.
+    topics = publisher_client(config.pubsub)
+    replica = Replica(subscriber, topics, config, stop)
+    try:
+        return replica.run()
+    finally:
+        # Closing the channel cuts short the pulls still waiting for messages (each waits
+        # up to PULL_TIMEOUT_SECONDS): the subscription is gone, nothing is left to pull.
+        subscriber.close()
+        replica.stop_pulling()
 
 
 class Replica:
@@ -105,7 +114,9 @@ class Replica:
             capacity=config.max_outstanding_messages,
             granted_seconds=LEASE_SECONDS,
         )
-        self._puller = Puller(subscriber, self.path, self._leaser, stop)
+        self._puller = Puller(
+            subscriber, self.path, self._leaser, stop, threads=config.pull_threads
+        )
         self._receipts: ReceiptSender | None = None
         if config.receipts_topic_id is not None:
             self._receipts = ReceiptSender(
@@ -192,6 +203,16 @@ class Replica:
     def _drain(self) -> None:
         """SIGTERM: let the handlers in hand finish and ack, within the budget."""
         self._dispatcher.drain(DRAIN_TIMEOUT_SECONDS)
+
+    def stop_pulling(self) -> None:
+        """After the channel is closed: the pull threads end."""
+        if not self._puller.started:
+            return
+        running = self._puller.join(PULLERS_STOP_SECONDS)
+        if running:
+            log.warning("%d pull thread(s) still running; exiting anyway", running)
+        else:
+            log.info("all %d pull threads stopped", self._config.pull_threads)
 
     def _leave(self) -> None:
         if self._receipts is not None:
