@@ -68,5 +68,10 @@ def log_channel(message: Delivery) -> None:
         channel_message.publisher,
         channel_message.sent_at,
         # Written with the next batch, before its ack (``Dispatcher.settle``).
-        extra=batched(event="received", message_id=message.message_id),
+        extra=batched(
+            event="received",
+            message_id=message.message_id,
+            sequence=channel_message.sequence,
+            sent_at=channel_message.sent_at,
+        ),
     )
