@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,13 @@ def run_trials(
             ratios.append({"subscriptions": n, "rate": rate, **overhead(ours, raw)})
             if node and rate >= 1000:
                 trial("node", n, rate)
+            if (n, rate) == (1, 1000):
+                # What the receipts cost, in the same run (issue 13's goals count them in).
+                off = replace(
+                    bench.ours(n, rate, RECEIPTS="off"), implementation="ours-no-receipts"
+                )
+                print(report.row(off), flush=True)
+                trials.append(off)
         if n == 1:
             for name in ("raw", "ours", *(("node",) if node else ())):
                 trial(name, 1, HIGH_RATE)
