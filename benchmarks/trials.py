@@ -100,6 +100,8 @@ class Bench:
                 env = self.env(
                     topic,
                     LOG_FORMAT="json",
+                    # Each its own replica, as each container has its own host name.
+                    REPLICA_ID=f"{topic}-{n}",
                     HEARTBEAT_FILE=str(self.workdir / f"{topic}-{n}.beat"),
                     **settings,
                 )
