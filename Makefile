@@ -34,8 +34,10 @@ scan: $(VENV)/.installed $(SCAN_VENV)/.installed
 images-multiarch:
 	ARM64_BASE=$(ARM64_BASE) deploy/multiarch/build.sh
 
-# Fan-out figures against a private emulator, then start-up and shutdown in Docker; prints a
-# table and writes benchmarks/results/. Not a test: about 10 minutes on 2 CPUs.
+# Fan-out figures against a private emulator (ours beside the bare Python and Node.js
+# clients; the Node.js client comes from benchmarks/node's lock, by npm ci), the backlog
+# drain, the work queue's and the sink's throughput, then start-up and shutdown in Docker;
+# prints tables and writes benchmarks/results/. Not a test: about 20 minutes on 2 CPUs.
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.fanout $(BENCH_ARGS)
 

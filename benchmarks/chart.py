@@ -1,4 +1,4 @@
-"""The fan-out benchmark's figures as one PNG: ours beside the raw client loop."""
+"""The fan-out benchmark's figures as one PNG: ours beside the bare and Node.js clients."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt
 
-COLOURS = {"raw": "#9e9e9e", "ours": "#1a73e8"}
+COLOURS = {"raw": "#9e9e9e", "ours": "#1a73e8", "node": "#34a853"}
 IMPLEMENTATIONS = ("raw", "ours")
 WIDTH = 0.38
 
@@ -23,7 +23,8 @@ def draw(results: dict[str, Any], path: Path) -> None:
     groups = sorted(fixed, key=lambda group: (group[1], group[0]))
     ceilings = results.get("ceilings", {})
     panels = 3 if any(ceilings.get(name) for name in IMPLEMENTATIONS) else 2
-    figure, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.8))
+    drains = results.get("drain", [])
+    figure, axes = plt.subplots(1, panels + bool(drains), figsize=(6 * (panels + 1), 4.8))
     labels = [f"{n} sub\n{rate:g}/s" for n, rate in groups]
 
     def trial(name: str, n: int, rate: float) -> dict[str, Any]:
@@ -61,6 +62,9 @@ def draw(results: dict[str, Any], path: Path) -> None:
             "Rate ceiling (0 lost, p99 < 1 s)",
         )
 
+    if drains:
+        _drain(axes[panels], drains)
+
     machine = results.get("machine", {})
     figure.suptitle(
         f"{machine.get('cpus', '?')} CPUs, {machine.get('cpu', '?')}; "
@@ -87,3 +91,22 @@ def _finish(axis: Any, labels: list[str], ylabel: str, title: str) -> None:
     axis.set_ylabel(ylabel)
     axis.set_title(title)
     axis.legend(fontsize=8)
+
+
+def _drain(axis: Any, drains: list[dict[str, Any]]) -> None:
+    """The best drain rate of each consumer, with its CPU per message."""
+    best: dict[str, dict[str, Any]] = {}
+    for d in drains:
+        if d["consumer"] not in best or d["rate"] > best[d["consumer"]]["rate"]:
+            best[d["consumer"]] = d
+    names = list(best)
+    colours = [COLOURS["ours" if n.startswith("ours") else n] for n in names]
+    bars = axis.bar(range(len(names)), [best[n]["rate"] for n in names], color=colours)
+    axis.bar_label(
+        bars,
+        [f"{best[n]['rate']:.0f}/s\n{best[n]['cpu_us_per_message']:.0f} µs" for n in names],
+        fontsize=8,
+    )
+    axis.set_xticks(range(len(names)), [n.replace(" (", "\n(") for n in names], fontsize=7)
+    axis.set_ylabel("messages a second (20,000 waiting)")
+    axis.set_title("Backlog drain: rate, CPU per message")

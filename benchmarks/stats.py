@@ -22,7 +22,7 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 class TrialResult:
     """One trial: an implementation, N subscriptions, a target publish rate."""
 
-    implementation: str  # "ours" or "raw"
+    implementation: str  # "ours", "raw" or "node"
     subscriptions: int
     target_rate: float  # msgs/s asked of the publisher
     published: int
@@ -37,6 +37,10 @@ class TrialResult:
     # CPU time the subscriber processes spent per delivery, from listening to drained:
     # the cost of the hot path, steadier than latency on a busy machine.
     cpu_us_per_delivery: float
+    # Resident memory of the largest subscriber process (MiB): listening, and at the end
+    # of the publishing window.
+    rss_idle_mib: float = math.nan
+    rss_busy_mib: float = math.nan
 
     @property
     def shortfalls(self) -> list[str]:

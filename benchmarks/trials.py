@@ -1,44 +1,67 @@
-"""One fan-out trial on the emulator: ours or raw, N subscriptions, one rate.
+"""One fan-out trial on the emulator: ours or a peer, N subscriptions, one rate.
 
 - "ours": ``python -m publisher`` and N ``python -m subscriber`` processes, exactly as
-  the containers run them. Latency is the handler's log time minus the message's
-  ``sent_at`` (set just before the publish call); both have millisecond resolution.
-- "raw": ``benchmarks/raw_client.py``, the bare client: the same pacing and message body,
-  N subscriber processes whose callback records the time and acks, nothing else.
+  the containers run them, logging JSON (``LOG_FORMAT=json``). Latency is the handler's
+  record ``time`` minus the message's ``sent_at`` (set just before the publish call), both
+  fields of the record, to the millisecond.
+- "raw" and "node" (``benchmarks.peers``): N peer processes, published to by
+  ``raw_client.py publish`` with the same pacing and message body.
+
+Each subscriber's resident memory is read once it listens (idle) and at the end of the
+publishing window (busy).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from google.cloud import pubsub_v1
 
+from benchmarks import peers
 from benchmarks.stats import TrialResult, summarize
 from common.config import EMULATOR_DEFAULT_PROJECT
-from tests.support import ROOT
 from tests.support.environment import clean_env
+from tests.support.logs import records
 from tests.support.processes import ServiceProcess
 
-RAW_CLIENT = ROOT / "benchmarks" / "raw_client.py"
 # How long the subscriptions get to catch up once publishing stops.
 DRAIN_SECONDS = 20
-
-RECEIVED = re.compile(
-    r"^(\S+)Z INFO +subscriber\.fanout\.handler: received .* sequence=(\d+) .*sent_at=(\S+)Z$", re.M
-)
-PUBLISHED = re.compile(r"^(\S+)Z INFO +publisher\.loop: published .* sequence=(\d+)$", re.M)
+Rows = list[list[tuple[int, float, float]]]
 
 
 def utc_seconds(stamp: str) -> float:
-    return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC).timestamp()
+
+
+def received(log: str) -> list[tuple[int, float, float]]:
+    """(sequence, handled, sent_at) of each message a replica logged, from its JSON."""
+    return [
+        (int(r["sequence"]), utc_seconds(r["time"]), utc_seconds(r["sent_at"]))
+        for r in records(log)
+        if r.get("event") == "received"
+    ]
+
+
+def published(log: str) -> dict[int, float]:
+    """Sequence -> log time of each publish the publisher logged, from its JSON."""
+    return {
+        int(r["sequence"]): utc_seconds(r["time"])
+        for r in records(log)
+        if r.get("event") == "published"
+    }
+
+
+def rss(processes: Iterable[ServiceProcess]) -> float:
+    """The largest resident memory among ``processes``, in MiB."""
+    return round(max(process.rss_mib() for process in processes), 1)
 
 
 class Bench:
@@ -67,51 +90,48 @@ class Bench:
         finally:
             for process in started:
                 process.stop()
+                process.close()
 
-    def ours(self, subscriptions: int, rate: float) -> TrialResult:
+    def ours(self, subscriptions: int, rate: float, **settings: str) -> TrialResult:
         topic, _ = self.new_topic()
         with self.processes() as started:
             subscribers = []
             for n in range(subscriptions):
-                env = self.env(topic, HEARTBEAT_FILE=str(self.workdir / f"{topic}-{n}.beat"))
+                env = self.env(
+                    topic,
+                    LOG_FORMAT="json",
+                    # Each its own replica, as each container has its own host name.
+                    REPLICA_ID=f"{topic}-{n}",
+                    HEARTBEAT_FILE=str(self.workdir / f"{topic}-{n}.beat"),
+                    **settings,
+                )
                 log = self.workdir / f"{topic}-sub-{n}.log"
                 subscribers.append(ServiceProcess("subscriber", env, log))
             started.extend(subscribers)
             for process in subscribers:
-                process.wait_for_log(r"subscriber\.fanout\.replica: listening on ", timeout=60)
+                process.wait_for_log(r'"listening on ', timeout=60)
+            idle = rss(subscribers)
             cpu_before = sum(process.cpu_seconds() for process in subscribers)
             env = self.env(
                 topic,
+                LOG_FORMAT="json",
                 PUBLISH_INTERVAL_SECONDS=repr(1 / rate),
                 HEARTBEAT_FILE=str(self.workdir / f"{topic}-pub.beat"),
             )
             publisher = ServiceProcess("publisher", env, self.workdir / f"{topic}-pub.log")
             started.append(publisher)
-            publisher.wait_for_log(r"publisher\.loop: publishing ", timeout=60)
+            publisher.wait_for_log(r'"publishing \S+ to ', timeout=60)
             time.sleep(self.seconds)
+            busy = rss(subscribers)
             publisher.stop()
-            published = {
-                int(sequence): utc_seconds(stamp)
-                for stamp, sequence in PUBLISHED.findall(publisher.log())
-            }
-
-            def received() -> list[list[tuple[int, float, float]]]:
-                return [
-                    [
-                        (int(seq), utc_seconds(handled), utc_seconds(sent))
-                        for handled, seq, sent in RECEIVED.findall(process.log())
-                    ]
-                    for process in subscribers
-                ]
-
-            deliveries = drain(published.keys(), received)
+            sent = published(publisher.log())
+            deliveries = drain(sent.keys(), lambda: [received(s.log()) for s in subscribers])
             cpu = sum(process.cpu_seconds() for process in subscribers) - cpu_before
         # The publish time is the message's sent_at, as every subscriber saw it.
-        sent = dict(published)
         for per_subscription in deliveries:
             for sequence, _, sent_at in per_subscription:
                 sent[sequence] = sent_at
-        return summarize(
+        result = summarize(
             "ours",
             rate,
             sent,
@@ -119,8 +139,15 @@ class Bench:
             publish_seconds=self.seconds,
             subscriber_cpu_seconds=cpu,
         )
+        return replace(result, rss_idle_mib=idle, rss_busy_mib=busy)
 
     def raw(self, subscriptions: int, rate: float) -> TrialResult:
+        return self.peer("raw", subscriptions, rate)
+
+    def node(self, subscriptions: int, rate: float) -> TrialResult:
+        return self.peer("node", subscriptions, rate)
+
+    def peer(self, peer: str, subscriptions: int, rate: float) -> TrialResult:
         topic, topic_path = self.new_topic()
         env = self.env(topic)
         with self.processes() as started:
@@ -129,67 +156,52 @@ class Bench:
                 path = self.subscriber.subscription_path(EMULATOR_DEFAULT_PROJECT, f"{topic}-{n}")
                 self.subscriber.create_subscription(name=path, topic=topic_path)
                 paths.append(path)
-                outputs.append(self.workdir / f"{topic}-raw-{n}.txt")
-                started.append(
-                    ServiceProcess(
-                        "raw_client",
-                        env,
-                        self.workdir / f"{topic}-raw-{n}.log",
-                        args=[sys.executable, str(RAW_CLIENT), "subscribe", path, str(outputs[-1])],
-                    )
-                )
-            for process in started:
-                process.wait_for_log(r"^listening$", timeout=60)
+                outputs.append(self.workdir / f"{topic}-{peer}-{n}.txt")
+                started.append(peers.start(peer, env, path, outputs[-1]))
             subscribers = list(started)
+            idle = rss(subscribers)
             cpu_before = sum(process.cpu_seconds() for process in subscribers)
-            sent_file = self.workdir / f"{topic}-raw-sent.txt"
+            sent_file = self.workdir / f"{topic}-{peer}-sent.txt"
+            args = [str(rate), str(self.seconds), str(sent_file)]
             publisher = ServiceProcess(
                 "raw_client",
                 env,
-                self.workdir / f"{topic}-raw-pub.log",
-                args=[
-                    sys.executable,
-                    str(RAW_CLIENT),
-                    "publish",
-                    topic_path,
-                    str(rate),
-                    str(self.seconds),
-                    str(sent_file),
-                ],
+                self.workdir / f"{topic}-{peer}-pub.log",
+                args=[sys.executable, str(peers.RAW_CLIENT), "publish", topic_path, *args],
             )
-            if publisher.process.wait(timeout=self.seconds + 120) != 0:
+            started.append(publisher)
+            time.sleep(self.seconds)
+            busy = rss(subscribers)
+            if publisher.process.wait(timeout=120) != 0:
                 sys.exit(f"the raw publisher failed:\n{publisher.log()}")
-            sent = read_pairs(sent_file)
-
-            def received() -> list[list[tuple[int, float, float]]]:
-                return [[(seq, when, 0.0) for seq, when in read_pairs(o).items()] for o in outputs]
-
-            # Duplicates would collapse in a dict; count them from the raw lines instead.
-            drain(sent.keys(), received)
+            sent = dict(peers.read_rows(sent_file))
+            drain(
+                sent.keys(),
+                lambda: [[(s, t, 0.0) for s, t in peers.read_rows(o)] for o in outputs],
+            )
             cpu = sum(process.cpu_seconds() for process in subscribers) - cpu_before
-            deliveries = [read_rows(output) for output in outputs]
+            deliveries = [peers.read_rows(output) for output in outputs]
         for path in paths:  # ours delete their own on the way out
             self.subscriber.delete_subscription(subscription=path)
-        return summarize(
-            "raw",
+        result = summarize(
+            peer,
             rate,
             sent,
             deliveries,
             publish_seconds=self.seconds,
             subscriber_cpu_seconds=cpu,
         )
+        return replace(result, rss_idle_mib=idle, rss_busy_mib=busy)
 
 
-def drain(
-    expected: Iterable[int], received: Callable[[], list[list[tuple[int, float, float]]]]
-) -> list[list[tuple[int, float, float]]]:
+def drain(expected: Iterable[int], received: Callable[[], Rows]) -> Rows:
     """Wait until every subscription has every published message, or until nothing
     has arrived for a while; return what each subscription received."""
     wanted = set(expected)
     deadline = time.monotonic() + DRAIN_SECONDS
     last_total, last_change = -1, time.monotonic()
     while True:
-        rows: list[list[tuple[int, float, float]]] = received()
+        rows = received()
         if all(wanted <= {row[0] for row in per} for per in rows):
             return rows
         total = sum(len(per) for per in rows)
@@ -198,15 +210,3 @@ def drain(
         if time.monotonic() > deadline or time.monotonic() - last_change > 5:
             return rows
         time.sleep(0.25)
-
-
-def read_rows(path: Path) -> list[tuple[int, float]]:
-    rows = []
-    for line in path.read_text().splitlines():
-        sequence, when = line.split()
-        rows.append((int(sequence), float(when)))
-    return rows
-
-
-def read_pairs(path: Path) -> dict[int, float]:
-    return dict(read_rows(path)) if path.exists() else {}

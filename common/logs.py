@@ -13,15 +13,24 @@ https://cloud.google.com/logging/docs/structured-logging
 
 Twenty lines of formatter rather than a JSON-logging package: every image would carry the
 package, and the format is fixed by Cloud Logging, not ours to grow.
+
+A line per message is written in batches: a call with ``extra=batched(...)`` is kept in
+memory until ``flush()`` (a fan-out replica calls it before each ack, so the line of an
+acked message is always out) or the next line that is not batched (so the order holds).
+Each write releases the GIL for a system call, and with handler threads waiting for it
+every one costs a round of thread switches: 4 threads logging a line each cost 51 µs of
+CPU a line flushed one by one, 12 µs written in batches (measured on 2 CPUs).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+import threading
 import time
-from typing import Any
+from typing import Any, TextIO
 
 LOG_FORMATS = ("text", "json")
 # Control characters (C0, DEL, C1) and Unicode's own line and paragraph separators, each
@@ -32,9 +41,17 @@ _ESCAPES.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
 _CONTEXT: dict[str, str] = {}
 
 
+_NEEDS_ESCAPE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def escape(text: str) -> str:
     """``text`` with every control character and line separator escaped."""
-    return text.translate(_ESCAPES)
+    # Most lines have none: a search is about a tenth of the cost of a translate.
+    return text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
+
+
+# Batched lines kept at most, so that a burst without a flush stays small.
+MAX_BATCHED_LINES = 1000
 
 
 def fields(**values: object) -> dict[str, dict[str, object]]:
@@ -42,6 +59,17 @@ def fields(**values: object) -> dict[str, dict[str, object]]:
     e.g. ``log.info("received message_id=%s", mid, extra=fields(event="received",
     message_id=mid))``. Text lines show the message only."""
     return {"fields": values}
+
+
+def batched(**values: object) -> dict[str, object]:
+    """``extra=`` like ``fields``, for a line that may wait for ``flush()``."""
+    return {"fields": values, "batched": True}
+
+
+def flush() -> None:
+    """Write the batched lines now."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
 
 
 def set_context(**values: str) -> None:
@@ -84,9 +112,58 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class Output(logging.StreamHandler[TextIO]):
+    """A stream handler that formats outside its lock and writes batched lines together.
+
+    ``logging.Handler.handle`` holds the handler's lock while it formats and writes, so
+    handler threads logging at once queue up behind each other's formatting.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._pending_lock = threading.Lock()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if not self.filter(record):
+            return False
+        self.emit(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:  # logging's own rule: a bad record never takes a service down
+            self.handleError(record)
+            return
+        with self._pending_lock:
+            self._pending.append(line)
+            if getattr(record, "batched", False) and len(self._pending) < MAX_BATCHED_LINES:
+                return
+            self._write()
+
+    def flush(self) -> None:
+        with self._pending_lock:
+            self._write()
+
+    def _write(self) -> None:
+        try:
+            if self._pending:
+                self.stream.write("".join(self._pending))
+                self._pending.clear()
+            self.stream.flush()
+        except (OSError, ValueError):  # stdout closed or gone: nothing left to tell
+            self._pending.clear()
+
+
 def configure(level: str, log_format: str = "text") -> None:
     """Send every logger's lines to stdout at ``level``, formatted by ``log_format``."""
-    handler = logging.StreamHandler(sys.stdout)
+    handler = Output(sys.stdout)
+    # Neither format shows the thread or the process: the logging HOWTO's "Optimization"
+    # settings leave them out of every record.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # The client libraries' INFO lines are about their own plumbing; keep them out of

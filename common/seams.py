@@ -32,6 +32,8 @@ from typing import Any, Protocol
 
 from google.pubsub_v1.types import ReceivedMessage
 
+from common.unary_pull.pulled import publish_time, raw
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -85,13 +87,15 @@ class Delivery:
 
     @classmethod
     def of(cls, received: ReceivedMessage) -> Delivery:
-        message = received.message
+        # The raw protobuf: the library's wrapper costs 31 µs a message here (``pulled``).
+        pb = raw(received)
+        message = pb.message
         return cls(
             message_id=message.message_id,
             data=message.data,
             attributes=dict(message.attributes),
-            publish_time=message.publish_time,
-            delivery_attempt=received.delivery_attempt or None,
+            publish_time=publish_time(message),
+            delivery_attempt=pb.delivery_attempt or None,
         )
 
 

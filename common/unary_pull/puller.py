@@ -21,15 +21,17 @@ import logging
 import multiprocessing
 import queue
 import threading
+import time
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
-from google.pubsub_v1.types import ReceivedMessage
+from google.pubsub_v1.types import PullResponse, ReceivedMessage
 
 from common import tracing
 from common.health import HEARTBEAT_INTERVAL_SECONDS
 from common.outage import Outage
 from common.unary_pull.leaser import Leaser
+from common.unary_pull.pulled import raw
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +68,11 @@ class Puller:
         self._subscriber = subscriber
         self._path = path
         self.leaser = leaser
-        self._permits = leaser.permits
+        self._permits = leaser.permits  # taken by the pull threads, released by ``leaser``
         self._stopping = stop
         self._inbox: queue.SimpleQueue[ReceivedMessage] = queue.SimpleQueue()
         self.wake_reader, self._wake_writer = multiprocessing.Pipe(duplex=False)
-        self._threads = [
-            threading.Thread(target=self._run, name=f"puller-{n}", daemon=True)
-            for n in range(threads)
-        ]
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
         self._lock = threading.Lock()
         self._outage = Outage(f"Pub/Sub (pulling from {path})", log)
         # Set by the consumer: pull nothing more until cleared. Messages in hand keep
@@ -94,11 +93,15 @@ class Puller:
 
     def _wake_on_stop(self) -> None:
         self._stopping.wait()
-        self._wake_writer.send_bytes(b"")
+        self.wake()
 
-    def join(self, timeout: float) -> None:
+    def join(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds in all for the threads to end (after ``stop``);
+        how many still run."""
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        return sum(thread.is_alive() for thread in self._threads)
 
     def wake(self) -> None:
         """Wake the consumer waiting in ``wait``, from any thread."""
@@ -158,10 +161,15 @@ class Puller:
                 timeout=PULL_TIMEOUT_SECONDS,
                 retry=None,
             )
-            span.set_attribute(tracing.MESSAGE_COUNT, len(response.received_messages))
-        return list(response.received_messages)
+            # Iterating the library's list wraps each message through its marshal: 21 µs
+            # a message, more than the RPC (``pulled``). Wrapping the raw ones: 0.5 µs.
+            pulled = PullResponse.pb(response).received_messages
+            span.set_attribute(tracing.MESSAGE_COUNT, len(pulled))
+        return [ReceivedMessage.wrap(pb) for pb in pulled]
 
     def _failed(self, exc: exceptions.GoogleAPICallError) -> None:
+        if self._stopping.is_set():
+            return  # a pull cut short by the consumer's shutdown (its channel closed)
         if isinstance(exc, exceptions.NotFound):
             if not self.gone.is_set():
                 self.gone.set()
@@ -176,12 +184,14 @@ class Puller:
         self._stopping.wait(delay)
 
     def _hand_over(self, received: list[ReceivedMessage]) -> None:
-        self.leaser.hold([r.ack_id for r in received])
+        pbs = [raw(r) for r in received]
+        self.leaser.hold([pb.ack_id for pb in pbs])
         if self._stopping.is_set():
             # Pulled while stopping: give them straight back.
-            self.leaser.nack([r.ack_id for r in received])
+            self.leaser.nack([pb.ack_id for pb in pbs])
             return
-        log.debug("pulled message_id=%s", ",".join(r.message.message_id for r in received))
+        if log.isEnabledFor(logging.DEBUG):  # the join costs, even with the line off
+            log.debug("pulled message_id=%s", ",".join(pb.message.message_id for pb in pbs))
         for message in received:
             self._inbox.put(message)
         self._wake_writer.send_bytes(b"")

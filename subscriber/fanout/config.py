@@ -22,6 +22,15 @@ from subscriber.dead_letter import DeadLetterConfig
 from subscriber.fanout.handler import DEFAULT_HANDLER, Handler
 
 _REPLICA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+# Pull calls in flight at once. Measured draining 20,000 waiting messages on the emulator
+# (2 CPUs, 3 runs each): 1 thread 12,500-13,800 msgs/s, 2 threads 13,600-14,000, 4
+# threads 12,900-14,700; the CPU is the limit past one. Two keep a pull in flight while
+# the other's answer is handed over (benchmarks/README.md, "Backlog drain").
+PULL_THREADS = 2
+# Messages in hand at once. Acks go out every 50 ms (``replica.SETTLE_SECONDS``), so this
+# caps a replica near 20 times it per second: 100, the old default, capped it at 1,940
+# msgs/s; 1,000 (the client library's own default) let it drain at 12,500-14,700.
+MAX_OUTSTANDING_MESSAGES = 1000
 RANDOM = "random"
 
 
@@ -41,6 +50,8 @@ class FanoutConfig:
     # What the replica does with each message (common.seams.Handler), and its import path.
     handler: Handler
     handler_path: str
+    # Threads pulling from the replica's subscription at once (benchmarks/README.md).
+    pull_threads: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FanoutConfig:
@@ -52,13 +63,18 @@ class FanoutConfig:
             pubsub=pubsub,
             dead_letter=DeadLetterConfig.from_env(env, pubsub.topic_id),
             max_outstanding_messages=read_int(
-                env, "SUBSCRIBER_MAX_MESSAGES", 100, minimum=1, maximum=10_000
+                env,
+                "SUBSCRIBER_MAX_MESSAGES",
+                MAX_OUTSTANDING_MESSAGES,
+                minimum=1,
+                maximum=10_000,
             ),
             receipts_topic_id=read_receipts_topic(env, pubsub.topic_id) if receipts else None,
             replica_id=read_replica_id(env),
             handler_threads=read_int(env, "HANDLER_THREADS", 4, minimum=1, maximum=256),
             handler=cast(Handler, handler),
             handler_path=handler_path,
+            pull_threads=read_int(env, "PULL_THREADS", PULL_THREADS, minimum=1, maximum=32),
         )
 
 

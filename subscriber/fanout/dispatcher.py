@@ -2,7 +2,11 @@
 
 Like the client library's own dispatcher: handlers run on HANDLER_THREADS threads; their
 outcomes are gathered and sent to Pub/Sub in one ``acknowledge`` (and one nack) per
-round of the replica's loop, rather than one call per message.
+settling round of the replica's loop, rather than one call per message.
+
+The threads take messages from one queue, with no future per message: a
+``ThreadPoolExecutor`` made a ``Future`` (and its ``Condition``) and a done-callback for
+each, a fifth of a busy replica's CPU under py-spy at 1,000 msgs/s.
 """
 
 from __future__ import annotations
@@ -10,15 +14,16 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from google.pubsub_v1.types import ReceivedMessage
 
-from common import tracing
+from common import logs, tracing
 from common.messages.receipts import Outcome
 from common.unary_pull.leaser import Leaser
+from common.unary_pull.pulled import raw
 from subscriber.dead_letter import log_rejected
 from subscriber.fanout.handler import Delivery, Handler
 
@@ -57,29 +62,39 @@ class Dispatcher:
         self._subscription = subscription
         self._max_delivery_attempts = max_delivery_attempts
         self._on_outcome = on_outcome
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="handler")
+        # None: a thread's signal to stop.
+        self._todo: queue.SimpleQueue[ReceivedMessage | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[Done] = queue.SimpleQueue()
-        self._running: set[Future[None]] = set()
-        self._lock = threading.Lock()
+        # Set on drain: messages not started yet are left (they go back with the lease).
+        self._dropping = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"handler-{n}", daemon=True)
+            for n in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
         self.in_flight = 0
         self.handled = 0
         self.rejected = 0
 
-    def submit(self, received: ReceivedMessage) -> None:
-        self.in_flight += 1
-        future = self._pool.submit(self._run, received)
-        with self._lock:
-            self._running.add(future)
-        future.add_done_callback(self._finished)
+    def submit(self, received: list[ReceivedMessage]) -> None:
+        self.in_flight += len(received)
+        for message in received:
+            self._todo.put(message)
 
-    def _finished(self, future: Future[None]) -> None:
-        with self._lock:
-            self._running.discard(future)
+    def _work(self) -> None:
+        while (received := self._todo.get()) is not None:
+            if not self._dropping.is_set():
+                self._done.put(self._run(received))
 
-    def _run(self, received: ReceivedMessage) -> None:
+    def _run(self, received: ReceivedMessage) -> Done:
         delivery = Delivery.of(received)
         outcome: Outcome = "acked"
-        span = tracing.consuming(self._subscription, received.message, delivery.delivery_attempt)
+        span = None
+        if tracing.enabled():  # reading ``received.message`` costs, even with no span made
+            span = tracing.consuming(
+                self._subscription, received.message, delivery.delivery_attempt
+            )
         try:
             with tracing.within(span), tracing.step("process", self._subscription):
                 self._handler(delivery)
@@ -94,8 +109,7 @@ class Dispatcher:
                 self._max_delivery_attempts,
             )
         tracing.finish(span, "ack" if outcome == "acked" else "nack")
-        done = Done(received.ack_id, delivery.message_id, outcome, delivery.delivery_attempt)
-        self._done.put(done)
+        return Done(raw(received).ack_id, delivery.message_id, outcome, delivery.delivery_attempt)
 
     def settle(self) -> None:
         """Ack and nack every message handled since the last call, then report them."""
@@ -107,6 +121,9 @@ class Dispatcher:
                 break
         if not settled:
             return
+        # Their log lines first: a message acked is a message logged, even if the
+        # process dies next.
+        logs.flush()
         self.in_flight -= len(settled)
         self._leaser.ack([d.ack_id for d in settled if d.outcome == "acked"])
         self._leaser.nack([d.ack_id for d in settled if d.outcome == "rejected"])
@@ -120,11 +137,12 @@ class Dispatcher:
 
     def drain(self, timeout: float) -> None:
         """Let the handlers in flight finish, up to ``timeout`` seconds; settle them."""
-        # Handlers not started yet are dropped: their messages go back with the lease.
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        with self._lock:
-            running = set(self._running)
-        wait(running, timeout=timeout)
+        self._dropping.set()
+        for _ in self._threads:
+            self._todo.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(deadline - time.monotonic(), 0.0))
         self.settle()
         if self.in_flight:
             log.warning(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from common.logs import fields
+from common.logs import batched
 from common.messages.channels import decode
 from common.seams import Delivery, Handler
 
@@ -37,5 +37,11 @@ def log_channel(message: Delivery) -> None:
         channel_message.sequence,
         channel_message.publisher,
         channel_message.sent_at,
-        extra=fields(event="received", message_id=message.message_id),
+        # Written with the next batch, before its ack (``Dispatcher.settle``).
+        extra=batched(
+            event="received",
+            message_id=message.message_id,
+            sequence=channel_message.sequence,
+            sent_at=channel_message.sent_at,
+        ),
     )

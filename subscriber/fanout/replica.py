@@ -52,7 +52,11 @@ RECEIPTS_FLUSH_TIMEOUT_SECONDS = 0.3
 # How long a replica holds a message it pulled, renewed a third of the way in: a
 # replica killed while handling one hands it back to its restarted self this soon.
 LEASE_SECONDS = 10
-# While handlers run, acks go out at least this often.
+# The pull threads end this soon once their channel is closed.
+PULLERS_STOP_SECONDS = 0.5
+# While handlers run, acks go out this often, each call carrying every message handled
+# since the last: fewer calls than one per pull (each costs about 300 µs of CPU, measured
+# on the emulator), and still well inside the lease.
 SETTLE_SECONDS = 0.05
 
 
@@ -67,15 +71,24 @@ def subscription_request(config: FanoutConfig) -> dict[str, Any]:
         host=config.replica_id,
     )
     request["dead_letter_policy"] = dead_letter.policy(pubsub, config.dead_letter)
+    # Each delivery comes with the replica's whole lease, so the leaser need not take it.
+    request["ack_deadline_seconds"] = LEASE_SECONDS
     return request
 
 
 def run(config: FanoutConfig, stop: threading.Event) -> int:
     """Receive until ``stop`` is set or Pub/Sub refuses for good; the exit status."""
-    with subscriber_client(config.pubsub) as subscriber:
-        # Admin calls on topics, and the receipts, go through the publisher client.
-        topics = publisher_client(config.pubsub)
-        return Replica(subscriber, topics, config, stop).run()
+    subscriber = subscriber_client(config.pubsub)
+    # Admin calls on topics, and the receipts, go through the publisher client.
+    topics = publisher_client(config.pubsub)
+    replica = Replica(subscriber, topics, config, stop)
+    try:
+        return replica.run()
+    finally:
+        # Closing the channel cuts short the pulls still waiting for messages (each waits
+        # up to PULL_TIMEOUT_SECONDS): the subscription is gone, nothing is left to pull.
+        subscriber.close()
+        replica.stop_pulling()
 
 
 class Replica:
@@ -98,8 +111,11 @@ class Replica:
             self.path,
             lease_seconds=LEASE_SECONDS,
             capacity=config.max_outstanding_messages,
+            granted_seconds=LEASE_SECONDS,
         )
-        self._puller = Puller(subscriber, self.path, self._leaser, stop)
+        self._puller = Puller(
+            subscriber, self.path, self._leaser, stop, threads=config.pull_threads
+        )
         self._receipts: ReceiptSender | None = None
         if config.receipts_topic_id is not None:
             self._receipts = ReceiptSender(
@@ -119,6 +135,7 @@ class Replica:
             on_outcome=self._receipts.handled if self._receipts is not None else None,
         )
         self._subscribed = False
+        self._next_settle = 0.0
 
     def run(self) -> int:
         logs.set_context(replica=self._config.replica_id, subscription=self.path)
@@ -170,22 +187,34 @@ class Replica:
             self._receipts.lifecycle("joined")
 
     def _step(self) -> None:
+        now = time.monotonic()
         if self._dispatcher.in_flight:
-            timeout = SETTLE_SECONDS
+            timeout = self._next_settle - now
         else:
-            timeout = min(
-                max(self._leaser.next_renewal - time.monotonic(), 0.0), HEARTBEAT_INTERVAL_SECONDS
-            )
-        self._puller.wait(timeout)
-        for received in self._puller.take():
+            timeout = min(self._leaser.next_renewal - now, HEARTBEAT_INTERVAL_SECONDS)
+        self._puller.wait(max(timeout, 0.0))
+        if received := self._puller.take():
             self._dispatcher.submit(received)
-        self._dispatcher.settle()
+        now = time.monotonic()
+        if now >= self._next_settle:
+            self._dispatcher.settle()
+            self._next_settle = now + SETTLE_SECONDS
         self._leaser.renew_if_due()
         self._claim.check_if_due()
 
     def _drain(self) -> None:
         """SIGTERM: let the handlers in hand finish and ack, within the budget."""
         self._dispatcher.drain(DRAIN_TIMEOUT_SECONDS)
+
+    def stop_pulling(self) -> None:
+        """After the channel is closed: the pull threads end."""
+        if not self._puller.started:
+            return
+        running = self._puller.join(PULLERS_STOP_SECONDS)
+        if running:
+            log.warning("%d pull thread(s) still running; exiting anyway", running)
+        else:
+            log.info("all %d pull threads stopped", self._config.pull_threads)
 
     def _leave(self) -> None:
         if self._receipts is not None:

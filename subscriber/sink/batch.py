@@ -16,6 +16,7 @@ from opentelemetry.trace import Span
 
 from common import tracing
 from common.logs import fields
+from common.unary_pull.pulled import publish_time, raw
 from subscriber.sink.rows import Incoming, Rows
 from subscriber.sink.store import Written
 
@@ -75,16 +76,21 @@ class Held:
 
 def held(received: ReceivedMessage, subscription_path: str) -> Held:
     """What the sink keeps of a pulled message; starts its span."""
-    message = received.message
+    # The raw protobuf: the library's wrapper costs about 30 µs a message (``pulled``).
+    pb = raw(received)
+    message = pb.message
     incoming = Incoming(
         message_id=message.message_id,
         data=bytes(message.data),
         attributes=dict(message.attributes),
-        publish_time=message.publish_time,
+        publish_time=publish_time(message),
         received_at=datetime.now(UTC),
     )
-    span = tracing.consuming(subscription_path, message, received.delivery_attempt or None)
-    return Held(received.ack_id, incoming, span)
+    span = None
+    if tracing.enabled():
+        attempt = pb.delivery_attempt or None
+        span = tracing.consuming(subscription_path, received.message, attempt)
+    return Held(pb.ack_id, incoming, span)
 
 
 def finish(batch: list[Held], result: str) -> None:

@@ -38,6 +38,7 @@ from common.seams import Delivery
 from common.subscriptions import durable_request
 from common.unary_pull.leaser import Leaser
 from common.unary_pull.loop import Consumer, Provision, run_until_stopped
+from common.unary_pull.pulled import raw
 from common.unary_pull.puller import PULL_TIMEOUT_SECONDS, Puller
 from subscriber import dead_letter
 from subscriber.workqueue.config import WorkQueueConfig
@@ -154,8 +155,9 @@ class Worker:
             log_renewals(leases, self._leaser, self._config.task_deadline_seconds)
 
     def _start(self, received: ReceivedMessage) -> None:
+        pb = raw(received)
         if self._stop.is_set():
-            self._leaser.nack([received.ack_id])
+            self._leaser.nack([pb.ack_id])
             return
         message = Delivery.of(received)
         number = self._slots.start(message)
@@ -163,7 +165,7 @@ class Worker:
         deadline = now + self._config.task_deadline_seconds
         attempt = message.delivery_attempt
         span = tracing.consuming(self._path, received.message, attempt)
-        lease = Lease(received.ack_id, message.message_id, attempt, now, deadline, span)
+        lease = Lease(pb.ack_id, message.message_id, attempt, now, deadline, span)
         self._leases[number] = lease
         log_started(lease, number, self._max_attempts)
 

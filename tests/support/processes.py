@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import signal
@@ -66,6 +67,15 @@ class ServiceProcess:
         stat = Path(f"/proc/{self.process.pid}/stat").read_text()
         fields = stat.rsplit(")", 1)[1].split()  # after the command name: field 3 on
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mib(self) -> float:
+        """Resident memory now, in MiB (Linux /proc); NaN once the process is gone."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except FileNotFoundError:
+            return math.nan
+        kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
+        return kib / 1024
 
     def terminate(self, timeout: float = STOP_TIMEOUT_SECONDS) -> tuple[int, float]:
         """SIGTERM, as `docker stop` sends; the exit status and the seconds it took.

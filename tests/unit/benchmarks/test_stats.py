@@ -2,6 +2,7 @@ import math
 
 import pytest
 
+from benchmarks.drain import summarize as summarize_drain
 from benchmarks.stats import overhead, percentile, summarize
 
 
@@ -62,3 +63,13 @@ def test_overhead_is_ours_over_raw() -> None:
     ratios = overhead(ours, raw)
     assert ratios["p50"] == pytest.approx(2.0)
     assert ratios["cpu_per_delivery"] == pytest.approx(1.5)
+
+
+def test_a_drain_counts_lost_and_duplicates_and_rates_first_to_last() -> None:
+    deliveries = [(1, 100.0), (2, 100.5), (2, 100.6), (4, 101.0)]
+    drained = summarize_drain("raw", {1, 2, 3, 4}, deliveries, cpu=0.004, memory=70.04)
+    assert (drained.lost, drained.duplicates) == (1, 1)
+    assert drained.seconds == pytest.approx(1.0)
+    assert drained.rate == 3, "distinct messages over first to last delivery"
+    assert drained.cpu_us_per_message == pytest.approx(1000.0)
+    assert drained.rss_mib == 70.0

@@ -79,3 +79,39 @@ def test_json_lines_carry_severity_message_and_fields(output: io.StringIO) -> No
 def test_escape() -> None:
     assert logs.escape("a\r\nb\tc\x00\x7f\x9f\u2029") == "a\\r\\nb\\tc\\x00\\x7f\\x9f\\u2029"
     assert logs.escape("°C YoYo TV ü") == "°C YoYo TV ü"
+
+
+def test_batched_lines_wait_for_a_flush_or_the_next_plain_line(output: io.StringIO) -> None:
+    logs.configure("INFO", "text")
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(output)
+    log = logging.getLogger("subscriber.fanout.handler")
+    log.info("received message_id=%s", "1", extra=logs.batched(event="received", message_id="1"))
+    log.info("received message_id=%s", "2", extra=logs.batched(event="received", message_id="2"))
+    assert output.getvalue() == ""
+    logs.flush()
+    assert [line.rsplit(" ", 1)[-1] for line in output.getvalue().splitlines()] == [
+        "message_id=1",
+        "message_id=2",
+    ]
+    log.info("received message_id=%s", "3", extra=logs.batched(event="received", message_id="3"))
+    log.warning("rejected message_id=4")
+    # The plain line takes the batched one with it, in order.
+    assert [line.rsplit(" ", 1)[-1] for line in output.getvalue().splitlines()][2:] == [
+        "message_id=3",
+        "message_id=4",
+    ]
+
+
+def test_a_burst_of_batched_lines_is_written_without_waiting(output: io.StringIO) -> None:
+    logs.configure("INFO", "json")
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(output)
+    log = logging.getLogger("subscriber.fanout.handler")
+    for number in range(logs.MAX_BATCHED_LINES):
+        log.info("received message_id=%d", number, extra=logs.batched(message_id=str(number)))
+    lines = output.getvalue().splitlines()
+    assert len(lines) == logs.MAX_BATCHED_LINES
+    assert json.loads(lines[-1])["message_id"] == str(logs.MAX_BATCHED_LINES - 1)

@@ -15,7 +15,7 @@ def test_subscriber_defaults_and_bounds() -> None:
     assert isinstance(config, FanoutConfig)
     assert config.dead_letter.topic_id == "tv-guide-dead-letter"
     assert config.dead_letter.max_delivery_attempts == 5
-    assert config.max_outstanding_messages == 100
+    assert config.max_outstanding_messages == 1000
     for name, raw in [
         ("MAX_DELIVERY_ATTEMPTS", "4"),
         ("MAX_DELIVERY_ATTEMPTS", "101"),

@@ -5,7 +5,7 @@ import pytest
 from common.config import ConfigError
 from common.subscriptions import replica_subscription_id
 from subscriber.config import load
-from subscriber.fanout.config import FanoutConfig
+from subscriber.fanout.config import PULL_THREADS, FanoutConfig
 
 
 def test_receipts_topic_defaults_and_can_be_turned_off() -> None:
@@ -36,3 +36,12 @@ def test_replica_subscription_is_named_after_the_identity() -> None:
     assert replica_subscription_id("channel", "Pod.Name_1") == "channel-Pod.Name_1"
     assert replica_subscription_id("t" * 255, "r" * 100).endswith("-" + "r" * 100)
     assert len(replica_subscription_id("t" * 255, "r" * 100)) == 255
+
+
+def test_pull_threads_default_and_bounds() -> None:
+    base = {"PUBSUB_EMULATOR_HOST": "localhost:8085"}
+    assert FanoutConfig.from_env(base).pull_threads == PULL_THREADS
+    assert FanoutConfig.from_env({**base, "PULL_THREADS": "8"}).pull_threads == 8
+    for bad in ("0", "33", "two"):
+        with pytest.raises(ConfigError, match="PULL_THREADS"):
+            FanoutConfig.from_env({**base, "PULL_THREADS": bad})

@@ -41,7 +41,12 @@ def test_a_channel_message_is_logged_with_its_id(caplog: pytest.LogCaptureFixtur
         "sent_at=2026-11-22T13:45:00.123Z"
     ) in caplog.text
     (record,) = caplog.records
-    assert record.fields == {"event": "received", "message_id": "1234"}  # type: ignore[attr-defined]
+    assert record.fields == {  # type: ignore[attr-defined]
+        "event": "received",
+        "message_id": "1234",
+        "sequence": 9,
+        "sent_at": "2026-11-22T13:45:00.123Z",
+    }
 
 
 def test_anything_else_raises_so_the_replica_rejects_it() -> None:
