@@ -28,6 +28,7 @@ from benchmarks import chart, drain, lifecycle, peers, report, throughput
 from benchmarks.stats import TrialResult, overhead
 from benchmarks.trials import Bench
 from tests.support.emulator import emulator_host
+from tests.support.otlp import running_receiver
 from tests.support.postgres import PostgresUnavailable, postgres_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +67,15 @@ def run_trials(
                 )
                 print(report.row(off), flush=True)
                 trials.append(off)
+                # What tracing costs: every span exported over OTLP, to a receiver that
+                # only keeps them (no collector's processing counted).
+                with running_receiver() as (_, endpoint):
+                    traced = bench.ours(
+                        n, rate, TRACING="otlp", OTEL_EXPORTER_OTLP_ENDPOINT=endpoint
+                    )
+                traced = replace(traced, implementation="ours-tracing")
+                print(report.row(traced), flush=True)
+                trials.append(traced)
         if n == 1:
             for name in ("raw", "ours", *(("node",) if node else ())):
                 trial(name, 1, HIGH_RATE)
