@@ -37,7 +37,7 @@ images-multiarch:
 # Fan-out figures against a private emulator (ours beside the bare Python and Node.js
 # clients; the Node.js client comes from benchmarks/node's lock, by npm ci), the backlog
 # drain, the work queue's and the sink's throughput, then start-up and shutdown in Docker;
-# prints tables and writes benchmarks/results/. Not a test: about 20 minutes on 2 CPUs.
+# prints tables and writes benchmarks/results/. Not a test: about 15 minutes on 2 CPUs.
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.fanout $(BENCH_ARGS)
 
