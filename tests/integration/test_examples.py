@@ -64,6 +64,9 @@ def test_every_replica_keeps_the_latest_setting_and_rejects_a_bad_update(
     # An update, a newer one, and then an older one arriving late: the newest stays.
     for value, version in [("on", 10), ("final", 30)]:
         publish(publisher_client, created_topic, update("feature_x", value, version).data)
+    # Late means after the newer one is handled: handler threads take a batch in any order.
+    for replica in replicas:
+        replica.wait_for_log(r'setting feature_x = "final" \(version 30, ')
     late = publish(publisher_client, created_topic, update("feature_x", "late", 20).data)
     bad_update = b'{"setting": "feature_x", "version": 40}'
     bad = publish(publisher_client, created_topic, bad_update)
