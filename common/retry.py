@@ -100,7 +100,7 @@ def call_until_ready(
                 logger.debug("waiting for %s (attempt %d, %s)", what, attempt, reason)
         else:
             if attempt > 1:
-                logger.info("%s: ready after %.1fs", what, time.monotonic() - started)
+                logger.info("done waiting for %s after %.1fs", what, time.monotonic() - started)
             return result
         attempt += 1
         if _wait(stop, delay, beat, f"waiting for {what}"):

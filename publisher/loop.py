@@ -3,9 +3,10 @@
 Faults are normal here too. While Pub/Sub is unreachable, the client retries each
 publish (for minutes): the loop goes on, publishes pile up within a flow-control limit
 (past it, new messages are skipped and counted, not queued without end), the health
-check turns red once the oldest one has waited ``STALL_SECONDS``, and when Pub/Sub is
-back they go out. A topic that is gone (deleted, or an emulator restarted empty) is
-created again. Each of these is logged once when it starts and once when it ends.
+check turns red once the oldest one has waited ``STALL_SECONDS`` with none confirmed
+since, and when Pub/Sub is back they go out. A topic that is gone (deleted, or an
+emulator restarted empty) is created again. Each of these is logged once when it starts
+and once when it ends.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from common import tracing
 from common.config import PubSubConfig
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
 from common.logs import fields
+from common.outage import Outage
 from common.publishing import Publishes
 from common.pubsub import ensure_topic, publisher_client
 from common.retry import ShutdownRequested
@@ -101,6 +103,10 @@ class Publisher:
         # Publishes failed (or skipped) since the last success; 0 while all is well.
         self._failing = 0
         self._failing_since = 0.0
+        # When Pub/Sub last confirmed a publish (monotonic; start-up counts as one).
+        self._confirmed_at = time.monotonic()
+        # Pub/Sub not confirming publishes: one line when it starts, one when it ends.
+        self._stall = Outage(f"Pub/Sub (publishing to {topic_path})", log, retries=False)
         # Set when Pub/Sub says the topic does not exist (deleted, or an emulator that
         # restarted with no state): the loop creates it again.
         self.topic_missing = threading.Event()
@@ -125,15 +131,29 @@ class Publisher:
             )
 
     def not_ready(self) -> str:
-        """Why the publisher is not doing its job now, or ""."""
+        """Why the publisher is not doing its job now, or "".
+
+        A publish left waiting from an outage (the client retries it for up to a minute)
+        does not count once newer ones are confirmed: publishing works again.
+        """
         with self._lock:
             failing = self._failing
+            unconfirmed = time.monotonic() - self._confirmed_at
         if failing:
             return f"{failing} publishes failed since the last success"
         stalled = self._publishes.oldest_seconds()
-        if stalled > STALL_SECONDS:
-            return f"a publish has waited {stalled:.0f}s for Pub/Sub"
+        if stalled > STALL_SECONDS and unconfirmed > STALL_SECONDS:
+            return f"a publish has waited {stalled:.0f}s for Pub/Sub, none confirmed since"
         return ""
+
+    def report(self) -> str:
+        """``not_ready()``, with a line when a stall begins and one when it ends."""
+        reason = self.not_ready()
+        if reason and self._failing == 0:
+            self._stall.failed(reason, f"{self._publishes.in_flight()} publishes waiting")
+        elif not reason and self._stall.down:
+            self._stall.succeeded()
+        return reason
 
     def _on_done(self, future: futures.Future[str], message: Outgoing) -> None:
         try:
@@ -145,6 +165,7 @@ class Publisher:
             return
         with self._lock:
             failed, since, self._failing = self._failing, self._failing_since, 0
+            self._confirmed_at = time.monotonic()
         if failed:
             log.info(
                 "publishing again after %.1fs; %d publish(es) failed meanwhile",
@@ -223,7 +244,7 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
             if now >= due:
                 publisher.publish_next()
                 due = next_due(due, config.publish_interval_seconds, now)
-            heartbeat.beat(not_ready=publisher.not_ready())
+            heartbeat.beat(not_ready=publisher.report())
             wait = min(due - time.monotonic(), HEARTBEAT_INTERVAL_SECONDS)
             if stop.wait(max(wait, 0.0)):
                 break

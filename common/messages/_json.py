@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,10 +26,17 @@ def decode_object(data: bytes, error: type[ValueError]) -> dict[str, Any]:
     try:
         body = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise error(f"body is not JSON ({exc.msg} at position {exc.pos})") from None
+        # Some of the parser's messages end in "at" already ("Invalid control character at").
+        raise error(
+            f"body is not JSON ({exc.msg.removesuffix(' at')} at position {exc.pos})"
+        ) from None
     except RecursionError:
         raise error("body is JSON nested too deeply") from None
     except ValueError as exc:
+        if "integer string conversion" in str(exc):
+            # Python's guard against slow conversions (CVE-2020-10735), not a JSON rule.
+            limit = sys.get_int_max_str_digits()
+            raise error(f"body holds an integer of more than {limit:,} digits") from None
         raise error(f"body is not JSON ({exc})") from None
     if not isinstance(body, dict):
         raise error(f"body is a JSON {type(body).__name__}, not an object")

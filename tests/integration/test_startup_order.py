@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from google.cloud import pubsub_v1
 
+from common.health import check
 from tests.integration.conftest import Services, start_emulator, topic_path
 from tests.support.emulator import free_port
 from tests.support.waiting import wait_for
@@ -62,3 +65,36 @@ def test_publisher_recreates_a_topic_that_disappears(
     )
     status, _ = publisher.terminate()
     assert status == 0, publisher.details()
+
+
+def test_publisher_says_when_pub_sub_stops_confirming_and_is_ready_once_it_does_again(
+    services: Services, topic: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A private emulator, stopped for a while and started again empty, as `docker stop`
+    # and `docker start` of the emulator do.
+    port = free_port()
+    logs = tmp_path_factory.mktemp("stopped-emulator")
+    emulator = start_emulator(port, logs / "first.log")
+    services.emulator_host = f"127.0.0.1:{port}"
+    publisher = services.start("publisher", topic, PUBLISH_INTERVAL_SECONDS="0.2")
+    heartbeat = services.tmp_path / "heartbeat-0"
+
+    def health() -> str:
+        return check(heartbeat, now=time.time(), live_only=False)
+
+    publisher.wait_for_log(r"published message_id=")
+    emulator.stop()
+    try:
+        publisher.wait_for_log(r"Pub/Sub \(publishing to \S+\) unavailable \(a publish has waited")
+        assert "none confirmed since" in health()
+    finally:
+        emulator = start_emulator(port, logs / "second.log")
+    try:
+        # Publishes from before the stop may still wait on the client's retries (up to a
+        # minute); the publisher is ready as soon as new ones are confirmed.
+        publisher.wait_for_log(r"Pub/Sub \(publishing to \S+\) back after", timeout=40)
+        wait_for(lambda: health() == "", timeout=5, what="ready", details=health)
+        status, _ = publisher.terminate()
+        assert status in (0, 1), publisher.details()  # 1: a publish from before never went out
+    finally:
+        emulator.stop()

@@ -58,7 +58,7 @@ def test_retries_unavailable_until_ready(caplog: pytest.LogCaptureFixture) -> No
         "retrying in 0.0s"
     ], "one line when the wait starts, not one per attempt"
     assert "attempt 2, DeadlineExceeded" in caplog.text
-    assert "the emulator: ready after" in caplog.text
+    assert "done waiting for the emulator after" in caplog.text
     assert reasons == ["waiting for the emulator"] * 2, "the caller's heartbeat while waiting"
 
 

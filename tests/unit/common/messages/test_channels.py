@@ -73,6 +73,8 @@ def test_decode_ignores_unknown_fields_and_needs_only_the_channel() -> None:
         (b'{"channel_number": 22, "channel_name": "C", "sent_at": 5}', "sent_at"),
         (b'{"channel_number": 22, "channel_name": "C", "publisher": []}', "publisher"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"channel_number": ' + b"1" * 4301 + b"}", "an integer of more than 4,300 digits$"),
+        (b'{"channel_name": "a\x01"}', r"\(Invalid control character at position 19\)$"),
     ],
 )
 def test_decode_rejects_with_a_reason(data: bytes, reason: str) -> None:
