@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from google.cloud.pubsub_v1.open_telemetry.context_propagation import (
     OpenTelemetryContextGetter,
 )
-from google.pubsub_v1.types import PubsubMessage
+from google.pubsub_v1.types import ReceivedMessage
 from opentelemetry import context, trace
 from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -89,14 +89,14 @@ def shutdown() -> None:
         _provider.shutdown()
 
 
-def consuming(
-    subscription_path: str, message: PubsubMessage, delivery_attempt: int | None
-) -> Span | None:
-    """Start the span of this consumer's handling of ``message`` (the caller ends it with
-    ``finish``): a child of the message's publish when its attributes carry the trace
-    context. None with tracing off."""
+def consuming(subscription_path: str, received: ReceivedMessage) -> Span | None:
+    """Start the span of this consumer's handling of a pulled message (the caller ends it
+    with ``finish``): a child of the message's publish when its attributes carry the trace
+    context. None with tracing off, without reading the message: on a hot path, the
+    library's wrapper costs about 30 µs a message to read (``unary_pull.pulled``)."""
     if _provider is None:
         return None
+    message = received.message
     subscription = subscription_path.rsplit("/", 1)[-1]
     parent = TraceContextTextMapPropagator().extract(
         carrier=message, getter=OpenTelemetryContextGetter()
@@ -111,7 +111,7 @@ def consuming(
             "gcp.project_id": subscription_path.split("/")[1],
             "messaging.message.id": message.message_id,
             "messaging.message.body.size": len(message.data),
-            "messaging.gcp_pubsub.message.delivery_attempt": delivery_attempt or 0,
+            "messaging.gcp_pubsub.message.delivery_attempt": received.delivery_attempt,
         },
     )
 

@@ -90,11 +90,7 @@ class Dispatcher:
     def _run(self, received: ReceivedMessage) -> Done:
         delivery = Delivery.of(received)
         outcome: Outcome = "acked"
-        span = None
-        if tracing.enabled():  # reading ``received.message`` costs, even with no span made
-            span = tracing.consuming(
-                self._subscription, received.message, delivery.delivery_attempt
-            )
+        span = tracing.consuming(self._subscription, received)
         try:
             with tracing.within(span), tracing.step("process", self._subscription):
                 self._handler(delivery)

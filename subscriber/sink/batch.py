@@ -86,11 +86,7 @@ def held(received: ReceivedMessage, subscription_path: str) -> Held:
         publish_time=publish_time(message),
         received_at=datetime.now(UTC),
     )
-    span = None
-    if tracing.enabled():
-        attempt = pb.delivery_attempt or None
-        span = tracing.consuming(subscription_path, received.message, attempt)
-    return Held(pb.ack_id, incoming, span)
+    return Held(pb.ack_id, incoming, tracing.consuming(subscription_path, received))
 
 
 def finish(batch: list[Held], result: str) -> None:

@@ -164,7 +164,7 @@ class Worker:
         now = time.monotonic()
         deadline = now + self._config.task_deadline_seconds
         attempt = message.delivery_attempt
-        span = tracing.consuming(self._path, received.message, attempt)
+        span = tracing.consuming(self._path, received)
         lease = Lease(pb.ack_id, message.message_id, attempt, now, deadline, span)
         self._leases[number] = lease
         log_started(lease, number, self._max_attempts)

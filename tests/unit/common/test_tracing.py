@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from google.pubsub_v1.types import PubsubMessage
+from google.pubsub_v1.types import PubsubMessage, ReceivedMessage
 
 from common import tracing
 from common.config import ConfigError, PubSubConfig
@@ -21,7 +21,7 @@ PATH = "projects/p/subscriptions/channel-a"
 def test_off_makes_no_span() -> None:
     assert not tracing.enabled()
     message = PubsubMessage(data=b"x", message_id="1", attributes={})
-    span = tracing.consuming(PATH, message, 1)
+    span = tracing.consuming(PATH, ReceivedMessage(ack_id="a", message=message, delivery_attempt=1))
     assert span is None
     tracing.finish(span, "ack")
     with tracing.within(span), tracing.step("pull", PATH) as step:
