@@ -143,7 +143,8 @@ def test_pods_run_as_the_manifests_say(played: Played, service: str) -> None:
         denied = podman("exec", container, "touch", "/probe", check=False)
         assert "Read-only file system" in denied, denied
         # The liveness probe, as podman's health check: the image's own health command.
-        assert podman("healthcheck", "run", container, check=False).strip() == ""
+        health = podman("healthcheck", "run", container, check=False).strip()
+        assert health == "", f"{container}: {health}\n{played.logs(container)}"
 
 
 def test_replica_id_is_the_pod_name(played: Played) -> None:
