@@ -20,7 +20,7 @@ from typing import Any
 from benchmarks import peers
 from benchmarks.trials import Bench, utc_seconds
 from common.config import EMULATOR_DEFAULT_PROJECT
-from common.subscriptions import replica_subscription_id
+from common.resources import replica_subscription_id
 from tests.support.logs import records
 from tests.support.processes import ServiceProcess
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from common.logs import LOG_FORMATS
+from common.receive.flow import FlowControl
 
 # The project the emulator uses when none is given; the emulator accepts any ID.
 EMULATOR_DEFAULT_PROJECT = "local-project"
@@ -125,6 +125,21 @@ def read_key_file(env: Mapping[str, str]) -> str | None:
     return path
 
 
+def read_flow_control(env: Mapping[str, str], max_messages: int) -> FlowControl:
+    """A consumer's flow control: ``max_messages`` (the mode decides), and
+    SUBSCRIBER_MAX_BYTES and MAX_LEASE_SECONDS, which every consumer reads."""
+    defaults = FlowControl()
+    return FlowControl(
+        max_messages=max_messages,
+        max_bytes=read_int(
+            env, "SUBSCRIBER_MAX_BYTES", defaults.max_bytes, minimum=1024 * 1024, maximum=2**34
+        ),
+        max_lease_seconds=read_float(
+            env, "MAX_LEASE_SECONDS", defaults.max_lease_seconds, minimum=1, maximum=86_400
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How long Pub/Sub waits before redelivering a nacked message: exponential backoff
@@ -135,13 +150,6 @@ class RetryPolicy:
 
     minimum_seconds: float = 10.0
     maximum_seconds: float = 600.0
-
-    def request(self) -> dict[str, Any]:
-        """The ``retry_policy`` of a subscription request."""
-        return {
-            "minimum_backoff": timedelta(seconds=self.minimum_seconds),
-            "maximum_backoff": timedelta(seconds=self.maximum_seconds),
-        }
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RetryPolicy:

@@ -6,9 +6,10 @@ in it whether the service is doing its job (ready) or, if not, why. Two checks r
 - ``python -m common.health``: healthy while the file is fresh and says ``ready``. The
   images' ``HEALTHCHECK``, and a Kubernetes readiness probe. Red while Pub/Sub or the
   database is unreachable: the service is then not doing its job, whatever the reason.
-- ``python -m common.health --live``: healthy while the file is fresh, whatever it says.
-  A Kubernetes liveness probe: a restart cannot bring Pub/Sub back, so only a loop that
-  has stopped turning should get one.
+- ``python -m common.health --live``: healthy while the file is fresh and does not say
+  ``stuck``. A Kubernetes liveness probe: a restart cannot bring Pub/Sub back, so only a
+  loop that has stopped turning, or a process whose every worker thread is held by code
+  that never returns (threads Python cannot kill), should get one.
 
 A file, not an HTTP port, because the services serve nothing else: no port to expose,
 nothing to secure, and a hung main loop stops the heartbeat just as surely.
@@ -29,6 +30,7 @@ HEARTBEAT_INTERVAL_SECONDS = 2.0
 # Several missed beats, so one slow iteration is not reported as a failure.
 MAX_AGE_SECONDS = 5 * HEARTBEAT_INTERVAL_SECONDS
 READY = "ready"
+STUCK = "stuck"
 MIN_WRITE_SECONDS = 1.0
 # What a loop that waits calls to say "alive, but not ready, because ...".
 Beat = Callable[[str], None]
@@ -42,10 +44,11 @@ class Heartbeat:
         self._written = ("", -1.0)  # what the file says, and when it was written
         self.clear()  # a file left by an earlier run of this container says nothing now
 
-    def beat(self, not_ready: str = "") -> None:
-        """Alive; and ready unless ``not_ready`` says why not (one line). Cheap to call
-        from a busy loop: the file is written at most once a second unless it changes."""
-        state = f"not ready: {not_ready}" if not_ready else READY
+    def beat(self, not_ready: str = "", stuck: str = "") -> None:
+        """Alive; and ready unless ``not_ready`` says why not (one line); or, when
+        ``stuck`` says why, in need of a restart. Cheap to call from a busy loop: the file
+        is written at most once a second unless it changes."""
+        state = f"{STUCK}: {stuck}" if stuck else f"not ready: {not_ready}" if not_ready else READY
         now = time.monotonic()
         if state == self._written[0] and now - self._written[1] < MIN_WRITE_SECONDS:
             return
@@ -69,7 +72,7 @@ def check(path: Path, *, now: float, live_only: bool, max_age: float = MAX_AGE_S
         return f"no heartbeat in {path}"
     if age > max_age:
         return f"no heartbeat in {path} within {max_age:g}s"
-    if not live_only and state != READY:
+    if state.startswith(STUCK) or (not live_only and state != READY):
         return state or "not ready"
     return ""
 

@@ -57,6 +57,24 @@ def escape(text: str) -> str:
     return text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
 
 
+# An error's text in a log line at most: user code's errors can be any length, and Cloud
+# Logging splits an entry past 256 KB.
+MAX_REASON_CHARACTERS = 1000
+
+
+def reason(exc: BaseException) -> str:
+    """An error as the reason in a log line: a ``ValueError``'s text alone (it says why a
+    message is not one), any other's class too; ``clip``ped."""
+    return clip(str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}")
+
+
+def clip(text: str) -> str:
+    """``text`` cut to ``MAX_REASON_CHARACTERS``, saying how long it was."""
+    if len(text) > MAX_REASON_CHARACTERS:
+        return f"{text[:MAX_REASON_CHARACTERS]}… ({len(text)} characters)"
+    return text
+
+
 # Batched lines kept at most, so that a burst without a flush stays small.
 MAX_BATCHED_LINES = 1000
 

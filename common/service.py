@@ -14,6 +14,7 @@ from google.auth.exceptions import DefaultCredentialsError
 
 from common import logs, tracing
 from common.config import ConfigError, PubSubConfig
+from common.provision import ProvisioningConflict
 from common.shutdown import stop_on_signals
 
 # Exit status for a bad setting or key; a restart cannot fix it, unlike a crash's 1.
@@ -66,5 +67,12 @@ def run_service(
             exc,
         )
         return EXIT_CONFIG_ERROR
+    except ProvisioningConflict as exc:
+        log.critical("%s", exc, extra=logs.fields(event="provisioning conflict"))
+        return EXIT_CONFIG_ERROR
+    except exceptions.GoogleAPICallError as exc:
+        # A final answer from Pub/Sub the service cannot work past: a restart may.
+        log.critical("Pub/Sub refused for good: %s: %s", type(exc).__name__, exc)
+        return 1
     finally:
         tracing.shutdown()

@@ -5,75 +5,71 @@ own (on the topic, on the receipts topic and on the dead-letter topic), named af
 host plus a random suffix, labelled, expiring after a day without a subscriber (should the
 dashboard die without cleaning up) and deleted on shutdown.
 
-It pulls them as the replicas do (``common.unary_pull``), in one thread, and
-recovers the same way: a subscription Pub/Sub lost (an emulator restarted empty) is
-created again and the feed carries on; while one cannot pull, ``not_ready`` says so and
-``/healthz`` is red.
+It receives as the replicas do (``common.receive``) and recovers the same way: a
+subscription Pub/Sub lost (an emulator restarted empty) is provisioned again and the feed
+carries on; while one cannot pull, ``not_ready`` says so and ``/healthz`` is red.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import wait
-from typing import Any
 
-from google.pubsub_v1.types import ReceivedMessage
+from google.pubsub_v1 import types
 
 from common.health import HEARTBEAT_INTERVAL_SECONDS, MAX_AGE_SECONDS
+from common.logs import fields
 from common.messages import receipts
-from common.pubsub import (
-    delete_subscription,
-    ensure_subscription,
-    ensure_topic,
-    publisher_client,
-    subscriber_client,
-)
-from common.retry import ShutdownRequested
-from common.subscriptions import owned_request, random_suffix, subscription_id
-from common.unary_pull.leaser import Leaser
-from common.unary_pull.puller import Puller
+from common.outage import ShutdownRequested
+from common.provision import Provisioner
+from common.pubsub import publisher_client, subscriber_client
+from common.receive import FlowControl, Received, ReceiveFuture, subscribe
+from common.resources import owned, random_suffix, subscription_id, topic
 from dashboard.config import DashboardConfig
 from dashboard.grid import Delivery, Grid
 
 log = logging.getLogger(__name__)
 
-# What the dashboard holds unacknowledged: it acks at once, so this is only a safety cap.
-MAX_OUTSTANDING = 1000
-LEASE_SECONDS = 30
+# The dashboard acks at once: this only caps what a burst puts in its memory.
+FLOW_CONTROL = FlowControl(max_messages=1000, max_bytes=64 * 1024 * 1024)
 
 
-def dashboard_subscription_request(
-    config: DashboardConfig, topic_id: str, host: str, suffix: str
-) -> dict[str, Any]:
+def declared(config: DashboardConfig, topic_id: str, host: str, suffix: str) -> types.Subscription:
     """One of the dashboard's own subscriptions, ``<topic>-dashboard-<host>-<suffix>``."""
     name = subscription_id(f"{topic_id}-dashboard", host, suffix)
-    return owned_request(config.pubsub, name, topic_id, role="dashboard", host=host)
+    return owned(config.pubsub, name, topic_id, role="dashboard", host=host)
 
 
-def delivered(received: ReceivedMessage) -> Delivery:
-    """What the grid needs of a pulled message: its ID, data, attributes, publish time."""
-    message = received.message
+def delivered(received: Received) -> Delivery:
+    """What the grid needs of a message: its ID, data, attributes, publish time."""
     return Delivery(
-        message.message_id, message.data, dict(message.attributes), message.publish_time
+        received.message_id,
+        bytes(received.data),
+        dict(received.attributes),
+        received.publish_time,
     )
 
 
 @dataclass
 class Feed:
-    """One subscription: what it is, how it is pulled, what is done with a message."""
+    """One subscription and what is done with each of its messages."""
 
-    request: dict[str, Any]
-    leaser: Leaser
-    puller: Puller
-    handle: Callable[[ReceivedMessage], None]
+    subscription: types.Subscription
+    handle: Callable[[Delivery], None]
+    future: ReceiveFuture | None = None
+
+    def received(self, message: Received) -> None:
+        """The receive callback: to the grid, then acked (the dashboard only watches)."""
+        self.handle(delivered(message))
+        message.ack()
 
 
 class Feeds:
-    """Creates the subscriptions, pulls from them into the grid, deletes them at the end.
+    """Creates the subscriptions, receives from them into the grid, deletes them at the end.
 
     The grid is only ever touched through ``apply``, which the caller makes run on the
     event loop's thread (at the next tick: ``dashboard.hub``).
@@ -92,7 +88,7 @@ class Feeds:
         self._apply = apply
         self._stop = stop
         self._subscriber = subscriber_client(config.pubsub)
-        self._topics = publisher_client(config.pubsub)
+        self._provisioner = Provisioner(publisher_client(config.pubsub), self._subscriber, stop)
         suffix = random_suffix()
         handlers = {
             config.pubsub.topic_id: self._on_message,
@@ -100,80 +96,54 @@ class Feeds:
             config.dead_letter_topic_id: self._on_dead_letter,
         }
         self._feeds = [
-            self._feed(topic, host, suffix, handle) for topic, handle in handlers.items()
+            Feed(declared(config, topic_id, host, suffix), handle)
+            for topic_id, handle in handlers.items()
         ]
-        self._created: list[str] = []
-        self._waiting = "starting"  # why the feeds are not pulling yet, while they wait
+        self._waiting = "starting"  # why the feeds are not receiving yet, while they wait
         self._last_turn = time.monotonic()
         self.ready = threading.Event()
 
-    def _feed(
-        self, topic: str, host: str, suffix: str, handle: Callable[[ReceivedMessage], None]
-    ) -> Feed:
-        request = dashboard_subscription_request(self._config, topic, host, suffix)
-        leaser = Leaser(
-            self._subscriber, request["name"], lease_seconds=LEASE_SECONDS, capacity=MAX_OUTSTANDING
-        )
-        puller = Puller(self._subscriber, request["name"], leaser, self._stop)
-        return Feed(request, leaser, puller, handle)
-
     def run(self) -> None:
-        """The feeds' thread: provision, then pull until the stop event is set."""
+        """The feeds' thread: provision and subscribe, then watch until the stop event."""
         try:
             for feed in self._feeds:
-                self._provision(feed)
+                granted = self._provision(feed, self._waited)
+                feed.future = subscribe(
+                    self._subscriber,
+                    granted,
+                    feed.received,
+                    flow_control=FLOW_CONTROL,
+                    recover=functools.partial(self._recover, feed),
+                )
         except ShutdownRequested:
             log.info("stopped before subscribing")
             return
-        for feed in self._feeds:
-            feed.puller.start()
-            log.info("listening on %s", feed.request["name"])
         self._waiting = ""
         self.ready.set()
-        try:
-            while not self._stop.is_set():
-                self._turn()
-        except ShutdownRequested:
-            log.info("stopped while waiting for Pub/Sub")
-
-    def _turn(self) -> None:
-        self._last_turn = time.monotonic()
-        wait([feed.puller.wake_reader for feed in self._feeds], HEARTBEAT_INTERVAL_SECONDS)
-        for feed in self._feeds:
-            if feed.puller.gone.is_set():
-                log.warning("subscription %s is gone; creating it again", feed.request["name"])
-                self._provision(feed)
-                feed.puller.gone.clear()
-                self._waiting = ""
-            received = feed.puller.take()
-            for message in received:
-                feed.handle(message)
-            # The dashboard only watches: nothing to retry, so everything is acked at once.
-            feed.leaser.ack([message.ack_id for message in received])
-            feed.leaser.renew_if_due()
-
-    def _provision(self, feed: Feed) -> None:
-        """The feed's topic (the dashboard may start first, and every service tolerates a
-        topic that exists) and its own subscription."""
-
-        def beat(reason: str) -> None:
-            self._waiting = reason
+        while not self._stop.wait(HEARTBEAT_INTERVAL_SECONDS):
             self._last_turn = time.monotonic()
 
-        kwargs: dict[str, Any] = {"stop": self._stop, "logger": log, "beat": beat}
-        ensure_topic(self._topics, feed.request["topic"], **kwargs)
-        ensure_subscription(self._subscriber, feed.request, **kwargs)
-        if feed.request["name"] not in self._created:
-            self._created.append(feed.request["name"])
+    def _recover(self, feed: Feed, _stop: threading.Event) -> types.Subscription:
+        return self._provision(feed)
+
+    def _waited(self, reason: str) -> None:
+        self._waiting = reason
+        self._last_turn = time.monotonic()
+
+    def _provision(
+        self, feed: Feed, beat: Callable[[str], None] | None = None
+    ) -> types.Subscription:
+        """The feed's topic (the dashboard may start first, and every service tolerates a
+        topic that exists) and its own subscription."""
+        self._provisioner.ensure_topic(topic(feed.subscription.topic), beat)
+        return self._provisioner.ensure_subscription(feed.subscription, beat)
 
     def stalled(self) -> str:
-        """Why the feeds' loop is not turning, or "": what only a restart mends."""
+        """Why the feeds' thread is not turning, or "": what only a restart mends."""
         stalled = time.monotonic() - self._last_turn
-        return (
-            f"the feeds' loop has not turned for {stalled:.0f}s"
-            if stalled > MAX_AGE_SECONDS
-            else ""
-        )
+        if stalled > MAX_AGE_SECONDS:
+            return f"the feeds' thread has not turned for {stalled:.0f}s"
+        return ""
 
     def not_ready(self) -> str:
         """Why the feeds are not following Pub/Sub now, or "" while they are."""
@@ -181,34 +151,48 @@ class Feeds:
             return stalled
         if self._waiting:
             return self._waiting
-        return next((r for feed in self._feeds if (r := feed.puller.not_ready())), "")
+        futures = [feed.future for feed in self._feeds if feed.future is not None]
+        return next((reason for future in futures if (reason := future.not_ready)), "")
 
     def healthy(self) -> bool:
         return not self.not_ready()
 
-    def _on_message(self, message: ReceivedMessage) -> None:
-        delivery = delivered(message)
+    def _on_message(self, delivery: Delivery) -> None:
         log.debug("published message_id=%s", delivery.message_id)
         self._apply(lambda: self._grid.published(delivery))
 
-    def _on_receipt(self, message: ReceivedMessage) -> None:
-        delivery = delivered(message)
+    def _on_receipt(self, delivery: Delivery) -> None:
         try:
             receipt = receipts.decode(delivery.data)
         except receipts.InvalidReceipt as exc:
-            log.warning("ignored receipt message_id=%s: %s", delivery.message_id, exc)
+            log.warning(
+                "ignored receipt message_id=%s: %s",
+                delivery.message_id,
+                exc,
+                extra=fields(event="receipt ignored", message_id=delivery.message_id),
+            )
             return
         log.debug("receipt %s from %s", receipt.kind, receipt.sender.subscription)
         self._apply(lambda: self._grid.receipt(receipt, delivery))
 
-    def _on_dead_letter(self, message: ReceivedMessage) -> None:
-        delivery = delivered(message)
-        log.info("dead-lettered message_id=%s", delivery.message_id)
+    def _on_dead_letter(self, delivery: Delivery) -> None:
+        log.info(
+            "dead-lettered message_id=%s",
+            delivery.message_id,
+            extra=fields(event="dead-lettered", message_id=delivery.message_id),
+        )
         self._apply(lambda: self._grid.dead_lettered(delivery))
 
     def close(self) -> None:
-        """Stop pulling and delete the subscriptions, each call with a short deadline."""
+        """Stop receiving and delete the subscriptions, each call with a short deadline."""
         self._stop.set()
-        for name in self._created:
-            delete_subscription(self._subscriber, name, logger=log)
+        futures = [feed.future for feed in self._feeds if feed.future is not None]
+        for future in futures:
+            future.cancel()
+        for future in futures:
+            try:
+                future.result(timeout=3.0)
+            except Exception as exc:  # reported where it ended receiving
+                log.debug("feed ended with %s", exc)
+            self._provisioner.delete_subscription(future.subscription)
         self._subscriber.close()

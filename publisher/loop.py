@@ -26,10 +26,11 @@ from common import tracing
 from common.config import PubSubConfig
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
 from common.logs import fields
-from common.outage import Outage
+from common.outage import Outage, ShutdownRequested
+from common.provision import Provisioner
 from common.publishing import Publishes
-from common.pubsub import ensure_topic, publisher_client
-from common.retry import ShutdownRequested
+from common.pubsub import publisher_client
+from common.resources import topic as declared_topic
 from publisher.config import PublisherConfig
 from publisher.sources import Outgoing, Source
 
@@ -106,7 +107,7 @@ class Publisher:
         # When Pub/Sub last confirmed a publish (monotonic; start-up counts as one).
         self._confirmed_at = time.monotonic()
         # Pub/Sub not confirming publishes: one line when it starts, one when it ends.
-        self._stall = Outage(f"Pub/Sub (publishing to {topic_path})", log, retries=False)
+        self._stall = Outage(f"Pub/Sub (publishing to {topic_path})", retrying=False)
         # Set when Pub/Sub says the topic does not exist (deleted, or an emulator that
         # restarted with no state): the loop creates it again.
         self.topic_missing = threading.Event()
@@ -223,8 +224,9 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
     def beat(reason: str) -> None:
         heartbeat.beat(not_ready=reason)
 
+    provisioner = Provisioner(pubsub_client, None, stop)
     try:
-        ensure_topic(pubsub_client, topic, stop=stop, logger=log, beat=beat)
+        provisioner.ensure_topic(declared_topic(topic), beat)
     except ShutdownRequested:
         log.info("stopped before the topic was ready")
         return 0
@@ -238,7 +240,7 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
         while True:
             if publisher.topic_missing.is_set():
                 log.warning("topic %s is gone; creating it again", topic)
-                ensure_topic(pubsub_client, topic, stop=stop, logger=log, beat=beat)
+                provisioner.ensure_topic(declared_topic(topic), beat)
                 publisher.topic_missing.clear()
             now = time.monotonic()
             if now >= due:

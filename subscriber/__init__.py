@@ -4,5 +4,5 @@
 - ``workqueue/``: replicas compete for the tasks of one shared subscription;
 - ``sink/``: replicas store every message of one shared subscription in PostgreSQL.
 
-All three pull with ``common.unary_pull``; the first two share ``dead_letter``.
+All three receive with ``common.receive``; the first two share ``dead_letter``.
 """

@@ -8,17 +8,14 @@ has none: it never nacks (docs/durable-sink.md).
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from google.cloud import pubsub_v1
+from google.pubsub_v1 import types
 
 from common.config import PubSubConfig, read_dead_letter_topic, read_int
 from common.logs import fields
-from common.pubsub import ensure_subscription, ensure_topic
-from common.subscriptions import durable_request
+from common.resources import Plan, dead_letter_policy, durable, topic
 
 
 @dataclass(frozen=True)
@@ -37,37 +34,19 @@ class DeadLetterConfig:
         )
 
 
-def policy(pubsub: PubSubConfig, config: DeadLetterConfig) -> dict[str, Any]:
-    """The ``dead_letter_policy`` of a subscription request."""
-    return {
-        "dead_letter_topic": pubsub.topic_path_of(config.topic_id),
-        "max_delivery_attempts": config.max_delivery_attempts,
-    }
+def policy(pubsub: PubSubConfig, config: DeadLetterConfig) -> types.DeadLetterPolicy:
+    """The dead-letter policy of a subscription whose rejects go to the dead-letter topic."""
+    return dead_letter_policy(pubsub.topic_path_of(config.topic_id), config.max_delivery_attempts)
 
 
-def subscription_request(pubsub: PubSubConfig, config: DeadLetterConfig) -> dict[str, Any]:
-    """The durable subscription on the dead-letter topic: shared by all replicas, it holds
-    rejected messages until someone looks at them, so it never expires and no replica
-    deletes it."""
-    return durable_request(pubsub, config.topic_id, config.topic_id, role="dead-letter")
-
-
-def ensure(
-    pubsub: PubSubConfig,
-    config: DeadLetterConfig,
-    *,
-    topics: pubsub_v1.PublisherClient,
-    subscriber: pubsub_v1.SubscriberClient,
-    stop: threading.Event,
-    logger: logging.Logger,
-    beat: Callable[[str], None] | None = None,
-) -> None:
-    """Create the dead-letter topic and its subscription unless they exist; raises
-    ``ShutdownRequested`` if ``stop`` is set while Pub/Sub is unreachable."""
-    topic = pubsub.topic_path_of(config.topic_id)
-    request = subscription_request(pubsub, config)
-    ensure_topic(topics, topic, stop=stop, logger=logger, beat=beat)
-    ensure_subscription(subscriber, request, stop=stop, logger=logger, beat=beat)
+def plan(pubsub: PubSubConfig, config: DeadLetterConfig) -> Plan:
+    """The dead-letter topic, and the durable subscription of the same name that keeps
+    rejected messages until someone looks at them: shared by all replicas, it never
+    expires and no replica deletes it."""
+    return Plan(
+        topics=(topic(pubsub.topic_path_of(config.topic_id)),),
+        subscriptions=(durable(pubsub, config.topic_id, config.topic_id, role="dead-letter"),),
+    )
 
 
 def log_rejected(

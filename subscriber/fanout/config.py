@@ -13,23 +13,24 @@ from common.config import (
     ConfigError,
     PubSubConfig,
     read_choice,
+    read_flow_control,
     read_int,
     read_receipts_topic,
     read_str,
 )
 from common.loading import read_callable
+from common.receive import FlowControl
 from subscriber.dead_letter import DeadLetterConfig
 from subscriber.fanout.handler import DEFAULT_HANDLER, Handler
 
 _REPLICA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-# Pull calls in flight at once. Measured draining 20,000 waiting messages on the emulator
-# (2 CPUs, 3 runs each): 1 thread 12,500-13,800 msgs/s, 2 threads 13,600-14,000, 4
-# threads 12,900-14,700; the CPU is the limit past one. Two keep a pull in flight while
-# the other's answer is handed over (benchmarks/README.md, "Backlog drain").
+# Pull calls in flight at once: two keep a pull in flight while the other's answer is
+# handed over; more do not help, the CPU is the limit (benchmarks/README.md, "Backlog
+# drain").
 PULL_THREADS = 2
-# Messages in hand at once. Acks go out every 50 ms (``replica.SETTLE_SECONDS``), so this
-# caps a replica near 20 times it per second: 100, the old default, capped it at 1,940
-# msgs/s; 1,000 (the client library's own default) let it drain at 12,500-14,700.
+# Messages in hand at once. Acks go out every 50 ms (``common.receive.acker``), so this
+# caps a replica near 20 times it per second; the client library's own default, 1,000,
+# lets it drain as fast as its CPU allows (benchmarks/README.md, "Backlog drain").
 MAX_OUTSTANDING_MESSAGES = 1000
 RANDOM = "random"
 
@@ -38,8 +39,9 @@ RANDOM = "random"
 class FanoutConfig:
     pubsub: PubSubConfig
     dead_letter: DeadLetterConfig
-    # Flow control: the most messages a replica holds unacknowledged at once.
-    max_outstanding_messages: int
+    # Flow control: the most messages and bytes a replica holds unacknowledged at once,
+    # and how long it holds one at most (MAX_LEASE_SECONDS).
+    flow_control: FlowControl
     # Where the replica reports what it handled (for the live view); None: RECEIPTS=off.
     receipts_topic_id: str | None
     # The replica's identity: its subscription is <topic>-<replica_id>, the same across
@@ -62,12 +64,15 @@ class FanoutConfig:
         return cls(
             pubsub=pubsub,
             dead_letter=DeadLetterConfig.from_env(env, pubsub.topic_id),
-            max_outstanding_messages=read_int(
+            flow_control=read_flow_control(
                 env,
-                "SUBSCRIBER_MAX_MESSAGES",
-                MAX_OUTSTANDING_MESSAGES,
-                minimum=1,
-                maximum=10_000,
+                read_int(
+                    env,
+                    "SUBSCRIBER_MAX_MESSAGES",
+                    MAX_OUTSTANDING_MESSAGES,
+                    minimum=1,
+                    maximum=10_000,
+                ),
             ),
             receipts_topic_id=read_receipts_topic(env, pubsub.topic_id) if receipts else None,
             replica_id=read_replica_id(env),

@@ -1,146 +1,146 @@
-"""Runs the handler on each pulled message in a pool of threads, and acks or nacks them.
+"""Runs the handler on each received message in a pool of threads, and settles it.
 
-Like the client library's own dispatcher: handlers run on HANDLER_THREADS threads; their
-outcomes are gathered and sent to Pub/Sub in one ``acknowledge`` (and one nack) per
-settling round of the replica's loop, rather than one call per message.
+``submit`` is the replica's receive callback (``common.receive``): it only queues the
+message, and one of HANDLER_THREADS threads runs the handler (``common.seams.Handler``):
+returning acks the message, raising (anything, ``BaseException`` included: a user's
+``sys.exit`` must not kill a handler thread) rejects it with a nack, which Pub/Sub
+redelivers and, after MAX_DELIVERY_ATTEMPTS, dead-letters. A handler that returns an
+awaitable (an ``async def`` under a sync decorator) did nothing yet: a rejection too.
 
 The threads take messages from one queue, with no future per message: a
-``ThreadPoolExecutor`` made a ``Future`` (and its ``Condition``) and a done-callback for
-each, a fifth of a busy replica's CPU under py-spy at 1,000 msgs/s.
+``ThreadPoolExecutor`` made a ``Future`` and a done-callback for each, a fifth of a busy
+replica's CPU (benchmarks/README.md, "Where the CPU goes").
+
+A handler that never returns keeps its thread: Python cannot kill one. Its message is let
+go after ``max_lease_seconds`` (``common.receive``) and redelivered; when every thread is
+held that long, ``stuck`` says so and the replica's liveness check fails.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import cast
 
-from google.pubsub_v1.types import ReceivedMessage
-
-from common import logs, tracing
+from common import tracing
+from common.logs import reason
 from common.messages.receipts import Outcome
-from common.unary_pull.leaser import Leaser
-from common.unary_pull.pulled import raw
+from common.receive import Received
+from common.seams import Delivery, Handler
 from subscriber.dead_letter import log_rejected
-from subscriber.fanout.handler import Delivery, Handler
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Done:
-    """A handled message, waiting for its ack or nack."""
-
-    ack_id: str
-    message_id: str
-    outcome: Outcome
-    delivery_attempt: int | None
-
 
 # Told each message's outcome after its ack or nack: (message_id, outcome, attempt).
 OutcomeListener = Callable[[str, Outcome, int | None], None]
 
 
 class Dispatcher:
-    """``submit`` from the replica's loop; ``settle`` acks and nacks what is done."""
+    """``submit`` from the pull threads; ``stop`` on the way out."""
 
     def __init__(
         self,
         handler: Handler,
-        leaser: Leaser,
         *,
         subscription: str,
         threads: int,
         max_delivery_attempts: int,
+        max_lease_seconds: float,
         on_outcome: OutcomeListener | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._handler = handler
-        self._leaser = leaser
         self._subscription = subscription
         self._max_delivery_attempts = max_delivery_attempts
+        self._max_lease_seconds = max_lease_seconds
         self._on_outcome = on_outcome
+        self._clock = clock
         # None: a thread's signal to stop.
-        self._todo: queue.SimpleQueue[ReceivedMessage | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[Done] = queue.SimpleQueue()
-        # Set on drain: messages not started yet are left (they go back with the lease).
-        self._dropping = threading.Event()
+        self._todo: queue.SimpleQueue[Received | None] = queue.SimpleQueue()
+        self._stopping = False
+        # Since when each thread has run its current handler (monotonic); None: idle.
+        self._busy_since: list[float | None] = [None] * threads
+        self._lock = threading.Lock()
+        self.handled = 0
+        self.rejected = 0
         self._threads = [
-            threading.Thread(target=self._work, name=f"handler-{n}", daemon=True)
+            threading.Thread(target=self._work, args=(n,), name=f"handler-{n}", daemon=True)
             for n in range(threads)
         ]
         for thread in self._threads:
             thread.start()
-        self.in_flight = 0
-        self.handled = 0
-        self.rejected = 0
 
-    def submit(self, received: list[ReceivedMessage]) -> None:
-        self.in_flight += len(received)
-        for message in received:
-            self._todo.put(message)
+    def submit(self, received: Received) -> None:
+        """Queue a message for the next free handler thread."""
+        self._todo.put(received)
 
-    def _work(self) -> None:
+    def stop(self) -> None:
+        """Take nothing more: hand back what is queued; the handlers running finish."""
+        self._stopping = True
+        while True:
+            try:
+                queued = self._todo.get_nowait()
+            except queue.Empty:
+                break
+            if queued is not None:
+                queued.nack()
+        for _ in self._threads:
+            self._todo.put(None)
+
+    def stuck(self) -> str:
+        """Why the replica needs a restart: every thread held by a handler for longer
+        than ``max_lease_seconds``; "" otherwise."""
+        now = self._clock()
+        held = [since for since in self._busy_since if since is not None]
+        cap = self._max_lease_seconds
+        if len(held) == len(self._busy_since) and all(now - s > cap for s in held):
+            return f"all {len(held)} handler threads held by handlers running over {cap:g}s"
+        return ""
+
+    def _work(self, number: int) -> None:
         while (received := self._todo.get()) is not None:
-            if not self._dropping.is_set():
-                self._done.put(self._run(received))
+            if self._stopping:
+                received.nack()
+                continue
+            self._busy_since[number] = self._clock()
+            try:
+                self._run(received)
+            finally:
+                self._busy_since[number] = None
 
-    def _run(self, received: ReceivedMessage) -> Done:
+    def _run(self, received: Received) -> None:
         delivery = Delivery.of(received)
-        outcome: Outcome = "acked"
         span = tracing.consuming(self._subscription, received)
+        outcome: Outcome = "acked"
         try:
             with tracing.within(span), tracing.step("process", self._subscription):
-                self._handler(delivery)
-        except Exception as exc:  # whatever the handler raises rejects the message
+                # A Handler returns None; what a wrongly written one returns is checked.
+                result = cast("Callable[[Delivery], object]", self._handler)(delivery)
+            if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()  # never awaited: say so here, not in a warning later
+                raise TypeError("the handler returned an awaitable: it must do its work itself")
+        except BaseException as exc:  # whatever the handler raises rejects its message
             outcome = "rejected"
-            reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            received.nack()
             log_rejected(
                 log,
                 delivery.message_id,
-                reason,
+                reason(exc),
                 delivery.delivery_attempt,
                 self._max_delivery_attempts,
             )
+        else:
+            received.ack()
         tracing.finish(span, "ack" if outcome == "acked" else "nack")
-        return Done(raw(received).ack_id, delivery.message_id, outcome, delivery.delivery_attempt)
-
-    def settle(self) -> None:
-        """Ack and nack every message handled since the last call, then report them."""
-        settled: list[Done] = []
-        while True:
-            try:
-                settled.append(self._done.get_nowait())
-            except queue.Empty:
-                break
-        if not settled:
-            return
-        # Their log lines first: a message acked is a message logged, even if the
-        # process dies next.
-        logs.flush()
-        self.in_flight -= len(settled)
-        self._leaser.ack([d.ack_id for d in settled if d.outcome == "acked"])
-        self._leaser.nack([d.ack_id for d in settled if d.outcome == "rejected"])
-        for done in settled:
-            if done.outcome == "acked":
+        with self._lock:
+            if outcome == "acked":
                 self.handled += 1
             else:
                 self.rejected += 1
-            if self._on_outcome is not None:
-                self._on_outcome(done.message_id, done.outcome, done.delivery_attempt)
-
-    def drain(self, timeout: float) -> None:
-        """Let the handlers in flight finish, up to ``timeout`` seconds; settle them."""
-        self._dropping.set()
-        for _ in self._threads:
-            self._todo.put(None)
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(deadline - time.monotonic(), 0.0))
-        self.settle()
-        if self.in_flight:
-            log.warning(
-                "%d message(s) not handled after %.1fs; leaving them", self.in_flight, timeout
-            )
+        if self._on_outcome is not None:
+            self._on_outcome(delivery.message_id, outcome, delivery.delivery_attempt)

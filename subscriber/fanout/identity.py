@@ -11,7 +11,10 @@ networking); docs/operations.md states the rule for compose, Kubernetes and Clou
 To detect it, each process claims its identity when it starts, and checks the claim
 every ``CHECK_SECONDS``. The claim is a record in Pub/Sub itself: a subscription named
 after the identity on the registry topic ``<topic>-replicas``, on which nothing is ever
-published (so it holds no messages), labelled with the claiming process's boot ID. A
+published (so it holds no messages), labelled with the claiming process's boot ID. It
+never expires (nothing pulls it, so an expiry would end the check of a long-lived
+replica); the replica deletes it on its way out, and `python -m ctl leftovers` finds
+those of replicas that never came back. A
 starting process always claims (it may be the same replica after a crash: it must resume
 at once, not wait for a lease to lapse); a process that finds its claim taken by another
 says so and stops, so two live processes sharing an identity fail loudly within
@@ -33,11 +36,12 @@ from collections.abc import Callable
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
+from google.pubsub_v1 import types
 
 from common.config import PubSubConfig
-from common.pubsub import ensure_subscription, ensure_topic
-from common.retry import ADMIN_CALL_TIMEOUT_SECONDS, call_until_ready
-from common.subscriptions import owned_request, replica_subscription_id
+from common.logs import fields
+from common.outage import ADMIN_CALL_TIMEOUT_SECONDS, call_until_ready
+from common.resources import owned, replica_subscription_id
 
 log = logging.getLogger(__name__)
 
@@ -55,69 +59,78 @@ def registry_topic(topic_id: str) -> str:
 
 
 class Claim:
-    """This process's claim on the identity ``replica``; ``boot`` tells processes apart."""
+    """This process's claim on the identity ``replica``; ``boot`` tells processes apart.
+    The registry topic must exist before ``take`` (the replica's plan creates it)."""
 
     def __init__(
         self,
         subscriber: pubsub_v1.SubscriberClient,
-        topics: pubsub_v1.PublisherClient,
         pubsub: PubSubConfig,
         replica: str,
+        stop: threading.Event,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._subscriber = subscriber
-        self._topics = topics
-        self._pubsub = pubsub
+        self._stop = stop
         self.replica = replica
         self.boot = secrets.token_hex(4)
         registry = registry_topic(pubsub.topic_id)
-        self._registry_path = pubsub.topic_path_of(registry)
-        self._request = owned_request(
+        self.record = owned(
             pubsub,
             replica_subscription_id(registry, replica),
             registry,
             role="replica-claim",
             host=replica,
         )
-        self._request["labels"][BOOT_LABEL] = self.boot
-        self.path: str = self._request["name"]
+        self.record.labels[BOOT_LABEL] = self.boot
+        self.record.expiration_policy = types.ExpirationPolicy()  # never: see the docstring
+        self.path: str = self.record.name
         self._clock = clock
         self._next_check = clock() + CHECK_SECONDS
 
-    def take(self, stop: threading.Event, beat: Callable[[str], None]) -> None:
+    def take(self, beat: Callable[[str], None] | None = None) -> None:
         """Claim the identity, replacing any earlier claim; waits while Pub/Sub is away
-        (raises ``ShutdownRequested`` if stopped meanwhile)."""
-        ensure_topic(self._topics, self._registry_path, stop=stop, logger=log, beat=beat)
-        holder = self._holder(stop, beat)
-        if holder not in (None, self.boot):
-            log.warning(
-                "replica %s was claimed by process %s: taking it over (a restart of this "
-                "replica, or another live process with this REPLICA_ID, which will stop)",
-                self.replica,
-                holder,
-            )
-            self._delete(stop, beat)
-        ensure_subscription(self._subscriber, self._request, stop=stop, logger=log, beat=beat)
+        (raises ``ShutdownRequested`` once the stop event is set)."""
+
+        def claim() -> None:
+            holder = self._holder(ADMIN_CALL_TIMEOUT_SECONDS)
+            if holder not in (None, self.boot):
+                log.warning(
+                    "replica %s was claimed by process %s: taking it over (a restart of "
+                    "this replica, or another live process with this REPLICA_ID, which "
+                    "will stop)",
+                    self.replica,
+                    holder,
+                    extra=fields(event="identity taken over", replica=self.replica),
+                )
+                with contextlib.suppress(exceptions.NotFound):
+                    self._subscriber.delete_subscription(
+                        subscription=self.path, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
+                    )
+            if holder != self.boot:
+                with contextlib.suppress(exceptions.AlreadyExists):
+                    self._subscriber.create_subscription(
+                        request=self.record, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
+                    )
+
+        what = f"Pub/Sub to claim replica {self.replica}"
+        call_until_ready(claim, what=what, stop=self._stop, beat=beat)
         self._next_check = self._clock() + CHECK_SECONDS
 
     def check_if_due(self) -> None:
         """Every ``CHECK_SECONDS``: raise ``IdentityTaken`` if another process holds the
         claim now. A claim gone with Pub/Sub's state (an emulator restart) is taken again
-        by ``take`` when the replica provisions; a check that cannot reach Pub/Sub waits
-        for the next one."""
+        when the replica provisions; a check that cannot reach Pub/Sub waits for the next."""
         if self._clock() < self._next_check:
             return
         self._next_check = self._clock() + CHECK_SECONDS
         try:
-            record = self._subscriber.get_subscription(
-                subscription=self.path, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
-            )
+            holder = self._holder(ADMIN_CALL_TIMEOUT_SECONDS)
         except exceptions.GoogleAPICallError as exc:
             log.debug("could not check the claim on replica %s: %s", self.replica, exc)
             return
-        holder = record.labels.get(BOOT_LABEL)
-        if holder != self.boot:
+        if holder not in (None, self.boot):
             raise IdentityTaken(
                 f"replica {self.replica} is claimed by process {holder}, not this one "
                 f"({self.boot}): two live processes share REPLICA_ID={self.replica}; "
@@ -127,35 +140,19 @@ class Claim:
     def release(self) -> None:
         """On a clean exit: drop the claim if it is still this process's; one short try."""
         try:
-            record = self._subscriber.get_subscription(
-                subscription=self.path, retry=None, timeout=1.0
-            )
-            if record.labels.get(BOOT_LABEL) == self.boot:
+            if self._holder(1.0) == self.boot:
                 self._subscriber.delete_subscription(
                     subscription=self.path, retry=None, timeout=1.0
                 )
         except exceptions.GoogleAPICallError as exc:
             log.debug("could not release the claim on replica %s: %s", self.replica, exc)
 
-    def _holder(self, stop: threading.Event, beat: Callable[[str], None]) -> str | None:
-        def read() -> str | None:
-            try:
-                record = self._subscriber.get_subscription(
-                    subscription=self.path, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
-                )
-            except exceptions.NotFound:
-                return None
-            return str(record.labels.get(BOOT_LABEL, ""))
-
-        what = f"Pub/Sub to read the claim on replica {self.replica}"
-        return call_until_ready(read, what=what, stop=stop, logger=log, beat=beat)
-
-    def _delete(self, stop: threading.Event, beat: Callable[[str], None]) -> None:
-        def delete() -> None:
-            with contextlib.suppress(exceptions.NotFound):
-                self._subscriber.delete_subscription(
-                    subscription=self.path, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
-                )
-
-        what = f"Pub/Sub to replace the claim on replica {self.replica}"
-        call_until_ready(delete, what=what, stop=stop, logger=log, beat=beat)
+    def _holder(self, timeout: float) -> str | None:
+        """The boot ID of the process holding the claim; None if none does."""
+        try:
+            record = self._subscriber.get_subscription(
+                subscription=self.path, retry=None, timeout=timeout
+            )
+        except exceptions.NotFound:
+            return None
+        return str(record.labels.get(BOOT_LABEL, ""))

@@ -1,7 +1,7 @@
 """The messages a sink holds, and what became of each once a batch is written.
 
 Each message in hand (``Held``) carries the span of its handling, with tracing on
-(``common.tracing``); it ends when the message is acked, or left unacked at shutdown.
+(``common.tracing``); it ends when the message is acked, or handed back at shutdown.
 """
 
 from __future__ import annotations
@@ -11,17 +11,15 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from google.pubsub_v1.types import ReceivedMessage
 from opentelemetry.trace import Span
 
 from common import tracing
 from common.logs import fields
-from common.unary_pull.pulled import publish_time, raw
+from common.receive import Received
 from subscriber.sink.rows import Incoming, Rows
 from subscriber.sink.store import Written
 
-# The sink's own logger: these are its lines.
-log = logging.getLogger("subscriber.sink.sink")
+log = logging.getLogger(__name__)
 
 
 def report(rows: Rows, written: Written) -> Counter[str]:
@@ -67,29 +65,26 @@ def log_rejected(message_id: str, reason: str) -> None:
 
 @dataclass(frozen=True)
 class Held:
-    """A message in hand: pulled and leased, not yet stored."""
+    """A message in hand: received and leased, not yet stored."""
 
-    ack_id: str
+    received: Received
     message: Incoming
     span: Span | None = None
 
 
-def held(received: ReceivedMessage, subscription_path: str) -> Held:
-    """What the sink keeps of a pulled message; starts its span."""
-    # The raw protobuf: the library's wrapper costs about 30 µs a message (``pulled``).
-    pb = raw(received)
-    message = pb.message
+def held(received: Received, subscription_path: str) -> Held:
+    """What the sink keeps of a received message; starts its span."""
     incoming = Incoming(
-        message_id=message.message_id,
-        data=bytes(message.data),
-        attributes=dict(message.attributes),
-        publish_time=publish_time(message),
+        message_id=received.message_id,
+        data=bytes(received.data),
+        attributes=dict(received.attributes),
+        publish_time=received.publish_time,
         received_at=datetime.now(UTC),
     )
-    return Held(pb.ack_id, incoming, tracing.consuming(subscription_path, received))
+    return Held(received, incoming, tracing.consuming(subscription_path, received))
 
 
 def finish(batch: list[Held], result: str) -> None:
-    """End the spans of ``batch`` with ``result`` ("ack", "unacked")."""
+    """End the spans of ``batch`` with ``result`` ("ack", "nack")."""
     for entry in batch:
         tracing.finish(entry.span, result)

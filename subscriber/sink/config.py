@@ -10,11 +10,13 @@ from common.config import (
     ConfigError,
     PubSubConfig,
     read_float,
+    read_flow_control,
     read_int,
     read_resource_id,
     read_str,
 )
 from common.loading import read_callable
+from common.receive import FlowControl
 from common.seams import RowMapper
 from subscriber.sink.rows import DEFAULT_ROW_MAPPER
 from subscriber.sink.schema import MigrationError, MigrationSet, project_migrations, user_migrations
@@ -58,6 +60,8 @@ class SinkConfig:
     subscription_id: str
     # The most messages in hand, and so in one transaction.
     batch_size: int
+    # batch_size messages in hand at most, SUBSCRIBER_MAX_BYTES, MAX_LEASE_SECONDS.
+    flow_control: FlowControl
     # The lease taken on each message, renewed while it waits for the database.
     ack_deadline_seconds: int
     # Cap of the backoff between attempts while the database is unavailable.
@@ -78,10 +82,12 @@ class SinkConfig:
         row_mapper_path, row_mapper = read_callable(
             env, "SINK_ROW_MAPPER", DEFAULT_ROW_MAPPER, arguments=1
         )
+        batch_size = read_int(env, "SINK_BATCH_SIZE", 100, minimum=1, maximum=1000)
         return cls(
             pubsub=pubsub,
             subscription_id=read_resource_id(env, "SUBSCRIPTION_ID", f"{pubsub.topic_id}-sink"),
-            batch_size=read_int(env, "SINK_BATCH_SIZE", 100, minimum=1, maximum=1000),
+            batch_size=batch_size,
+            flow_control=read_flow_control(env, batch_size),
             # Pub/Sub accepts 10 to 600.
             ack_deadline_seconds=read_int(env, "ACK_DEADLINE_SECONDS", 60, minimum=10, maximum=600),
             retry_max_seconds=read_float(env, "DB_RETRY_MAX_SECONDS", 15.0, minimum=1, maximum=600),

@@ -6,8 +6,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from common.config import PubSubConfig, read_float, read_int, read_resource_id
+from common.config import (
+    ConfigError,
+    PubSubConfig,
+    read_float,
+    read_flow_control,
+    read_int,
+    read_resource_id,
+)
 from common.loading import read_callable
+from common.receive import FlowControl
 from subscriber.dead_letter import DeadLetterConfig
 from subscriber.workqueue.work import DEFAULT_TASK_FUNCTION
 
@@ -19,6 +27,8 @@ class WorkQueueConfig:
     # The one subscription every worker pulls from; it outlives them.
     subscription_id: str
     worker_processes: int
+    # One message in hand per process; MAX_LEASE_SECONDS past the task deadline.
+    flow_control: FlowControl
     # A task still running after this long is terminated and its message nacked.
     task_deadline_seconds: float
     # The lease a worker takes on each message, renewed while its task runs.
@@ -34,17 +44,25 @@ class WorkQueueConfig:
         """Raises ``ConfigError`` naming the first bad variable."""
         pubsub = PubSubConfig.from_env(env)
         task_function, _ = read_callable(env, "TASK_FUNCTION", DEFAULT_TASK_FUNCTION, arguments=1)
+        # The CPUs this process may run on (a container's cpuset included).
+        processes = read_int(
+            env, "WORKER_PROCESSES", len(os.sched_getaffinity(0)), minimum=1, maximum=256
+        )
+        deadline = read_float(env, "TASK_DEADLINE_SECONDS", 60.0, minimum=1, maximum=86_400)
+        flow_control = read_flow_control(env, processes)
+        if flow_control.max_lease_seconds <= deadline:
+            # A task's message would be let go, and given to another worker, while it runs.
+            raise ConfigError(
+                f"MAX_LEASE_SECONDS ({flow_control.max_lease_seconds:g}) must be longer than "
+                f"TASK_DEADLINE_SECONDS ({deadline:g})"
+            )
         return cls(
             pubsub=pubsub,
             dead_letter=DeadLetterConfig.from_env(env, pubsub.topic_id),
             subscription_id=read_resource_id(env, "SUBSCRIPTION_ID", f"{pubsub.topic_id}-workers"),
-            # The CPUs this process may run on (a container's cpuset included).
-            worker_processes=read_int(
-                env, "WORKER_PROCESSES", len(os.sched_getaffinity(0)), minimum=1, maximum=256
-            ),
-            task_deadline_seconds=read_float(
-                env, "TASK_DEADLINE_SECONDS", 60.0, minimum=1, maximum=86_400
-            ),
+            worker_processes=processes,
+            flow_control=flow_control,
+            task_deadline_seconds=deadline,
             # Pub/Sub accepts 10 to 600.
             ack_deadline_seconds=read_int(env, "ACK_DEADLINE_SECONDS", 30, minimum=10, maximum=600),
             drain_seconds=read_float(env, "DRAIN_SECONDS", 10.0, minimum=0, maximum=3600),

@@ -14,6 +14,7 @@ process starts with no logging set up: each sets up the service's (level, format
 
 from __future__ import annotations
 
+import inspect
 import multiprocessing
 import signal
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from multiprocessing.process import BaseProcess
 
 from common import logs
 from common.loading import LoadError, load_callable
+from common.logs import clip
 from common.seams import Delivery
 
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -74,9 +76,13 @@ def _serve(conn: Connection, task_function: str, log_settings: LogSettings) -> N
             if function is None:
                 raise RuntimeError(failure)
             result = function(message)
+            if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()  # never awaited: say so here, not in a warning later
+                raise TypeError("the task function returned an awaitable: it must do the work")
             outcome = Outcome(True, "" if result is None else str(result))
-        except Exception as exc:
-            outcome = Outcome(False, f"{type(exc).__name__}: {exc}")
+        except BaseException as exc:  # a sys.exit in the task fails the task, not the process
+            outcome = Outcome(False, clip(f"{type(exc).__name__}: {exc}"))
         try:
             conn.send(outcome)
         except (BrokenPipeError, ConnectionResetError):

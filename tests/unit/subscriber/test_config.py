@@ -15,7 +15,9 @@ def test_subscriber_defaults_and_bounds() -> None:
     assert isinstance(config, FanoutConfig)
     assert config.dead_letter.topic_id == "tv-guide-dead-letter"
     assert config.dead_letter.max_delivery_attempts == 5
-    assert config.max_outstanding_messages == 1000
+    assert config.flow_control.max_messages == 1000
+    assert config.flow_control.max_bytes == 100 * 1024 * 1024
+    assert config.flow_control.max_lease_seconds == 3600
     for name, raw in [
         ("MAX_DELIVERY_ATTEMPTS", "4"),
         ("MAX_DELIVERY_ATTEMPTS", "101"),

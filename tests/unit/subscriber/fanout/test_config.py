@@ -3,7 +3,7 @@ import socket
 import pytest
 
 from common.config import ConfigError
-from common.subscriptions import replica_subscription_id
+from common.resources import replica_subscription_id
 from subscriber.config import load
 from subscriber.fanout.config import PULL_THREADS, FanoutConfig
 

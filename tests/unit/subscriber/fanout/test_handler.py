@@ -5,20 +5,14 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
-from google.pubsub_v1.types import PubsubMessage, ReceivedMessage
 
 from common.messages.channels import Channel, ChannelMessage, InvalidMessage
 from subscriber.fanout.handler import Delivery, log_channel
+from tests.support.fake_pubsub import received
 
 
 def delivery(data: bytes, *, attempt: int = 1) -> Delivery:
-    message = PubsubMessage(
-        data=data,
-        message_id="1234",
-        attributes={"publisher": "pub-1"},
-        publish_time=datetime(2026, 11, 22, 13, 45, tzinfo=UTC),
-    )
-    return Delivery.of(ReceivedMessage(ack_id="ack-1", message=message, delivery_attempt=attempt))
+    return Delivery.of(received(data, "1234", attempt, {"publisher": "pub-1"}))
 
 
 def test_a_delivery_carries_the_message_and_its_attempt() -> None:
