@@ -55,24 +55,28 @@ def run_service(
         return EXIT_CONFIG_ERROR
     try:
         return run(config, stop, host)
-    except DefaultCredentialsError as exc:
+    except (DefaultCredentialsError, ProvisioningConflict, exceptions.GoogleAPICallError) as exc:
+        return _refused(log, config.pubsub, exc)
+    finally:
+        tracing.shutdown()
+
+
+def _refused(log: logging.Logger, pubsub: PubSubConfig, exc: Exception) -> int:
+    """The line and exit status for what stopped a service that a restart cannot mend (2),
+    or may (1): a final answer from Pub/Sub."""
+    if isinstance(exc, DefaultCredentialsError):
         # Only without the emulator: a malformed key, or no credentials to be found.
-        source = config.pubsub.key_file or "the environment (GOOGLE_APPLICATION_CREDENTIALS unset)"
+        source = pubsub.key_file or "the environment (GOOGLE_APPLICATION_CREDENTIALS unset)"
         log.critical("cannot load Google Cloud credentials from %s: %s", source, exc)
-        return EXIT_CONFIG_ERROR
-    except (exceptions.PermissionDenied, exceptions.Unauthenticated) as exc:
+    elif isinstance(exc, exceptions.PermissionDenied | exceptions.Unauthenticated):
         log.critical(
             "Pub/Sub refused the service's credentials: %s "
             "(docs/google-cloud.md lists the roles each service needs)",
             exc,
         )
-        return EXIT_CONFIG_ERROR
-    except ProvisioningConflict as exc:
+    elif isinstance(exc, ProvisioningConflict):
         log.critical("%s", exc, extra=logs.fields(event="provisioning conflict"))
-        return EXIT_CONFIG_ERROR
-    except exceptions.GoogleAPICallError as exc:
-        # A final answer from Pub/Sub the service cannot work past: a restart may.
+    else:
         log.critical("Pub/Sub refused for good: %s: %s", type(exc).__name__, exc)
         return 1
-    finally:
-        tracing.shutdown()
+    return EXIT_CONFIG_ERROR

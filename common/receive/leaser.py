@@ -143,7 +143,11 @@ class Leaser:
                 received.message_id,
                 now - received.pulled_at,
                 self._max_lease_seconds,
-                extra=fields(event="let go", message_id=received.message_id),
+                extra=fields(
+                    event="let go",
+                    message_id=received.message_id,
+                    attempt=received.delivery_attempt,
+                ),
             )
             self._on_let_go(received)
         if overdue:

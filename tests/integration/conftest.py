@@ -146,6 +146,8 @@ class Services:
         defaults = {
             # Each process its own replica, as each container has its own host name.
             "REPLICA_ID": f"replica-{index}",
+            # Tests read the services' events, not their wording.
+            "LOG_FORMAT": "json",
             # Retries a second or two apart: a dead-letter test sees 5 attempts in seconds.
             "RETRY_MIN_BACKOFF_SECONDS": "1",
             "RETRY_MAX_BACKOFF_SECONDS": "2",

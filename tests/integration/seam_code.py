@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 
 from common.seams import Delivery, Incoming, Outgoing, Row
+from subscriber.fanout.handler import log_channel
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +20,14 @@ def slow_handler(message: Delivery) -> None:
     log.info("started message_id=%s", message.message_id)
     time.sleep(float(message.data))
     log.info("finished message_id=%s", message.message_id)
+
+
+def hanging_handler(message: Delivery) -> None:
+    """Never returns for a body of ``hang``, as a handler stuck on a dead peer would; the
+    demo's handler for anything else."""
+    if message.data == b"hang":
+        threading.Event().wait()
+    log_channel(message)
 
 
 def sleep_task(message: Delivery) -> str:

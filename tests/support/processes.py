@@ -10,8 +10,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.support import ROOT
+from tests.support.logs import records
 from tests.support.waiting import wait_for
 
 STOP_TIMEOUT_SECONDS = 15
@@ -59,6 +61,37 @@ class ServiceProcess:
             probe,
             timeout=timeout,
             what=f"{pattern!r} in the {self.module} log",
+            details=self.details,
+        )
+
+    def events(self, event: str | None = None, **fields: object) -> list[dict[str, Any]]:
+        """The JSON log records (``LOG_FORMAT=json``) of ``event``, or all with None, whose
+        fields equal ``fields``."""
+        return [
+            record
+            for record in records(self.log())
+            if (event is None or record.get("event") == event)
+            and all(record.get(key) == value for key, value in fields.items())
+        ]
+
+    def wait_for_event(self, event: str, timeout: float = 30, **fields: object) -> dict[str, Any]:
+        """The first record of ``event`` with ``fields``; ``AssertionError`` after
+        ``timeout`` seconds, or at once if the process has exited without it."""
+
+        def probe() -> dict[str, Any] | None:
+            exited = self.process.poll() is not None  # before reading: its last words count
+            found = self.events(event, **fields)
+            if not found and exited:
+                raise AssertionError(
+                    f"{self.module} exited {self.process.returncode} before event {event!r} "
+                    f"{fields}\n{self.details()}"
+                )
+            return found[0] if found else None
+
+        return wait_for(
+            probe,
+            timeout=timeout,
+            what=f"event {event!r} {fields} in the {self.module} log",
             details=self.details,
         )
 
