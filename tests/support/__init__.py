@@ -4,6 +4,8 @@
 - ``postgres``: a private PostgreSQL server from Debian's binaries;
 - ``processes``: a service run as its container runs it (``python -m <service>``);
 - ``compose``: the compose stack in a Docker Engine;
+- ``held_pulls``: a gRPC proxy before the emulator that holds idle unary pulls to their
+  deadline, as Google Cloud does;
 - ``environment``, ``waiting``, ``logs``: a clean environment, polling with a deadline,
   reading the services' logs.
 
