@@ -158,7 +158,11 @@ class Feeds:
         return not self.not_ready()
 
     def _on_message(self, delivery: Delivery) -> None:
-        log.debug("published message_id=%s", delivery.message_id)
+        log.debug(
+            "seen message_id=%s",
+            delivery.message_id,
+            extra=fields(event="seen", message_id=delivery.message_id),
+        )
         self._apply(lambda: self._grid.published(delivery))
 
     def _on_receipt(self, delivery: Delivery) -> None:
