@@ -40,7 +40,7 @@ from common.resources import Plan, durable, topic
 from subscriber.sink.batch import Held, finish, held, report
 from subscriber.sink.config import SinkConfig
 from subscriber.sink.rows import Rows, split
-from subscriber.sink.store import describe_error
+from subscriber.sink.store import Store, describe_error
 from subscriber.sink.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class Sink:
         self._stop = stop
         self._wake = threading.Event()
         self._writer = Writer(
-            config.database, path, on_done=self._wake.set, migrations=config.migrations
+            lambda: Store(config.database, config.migrations), path, on_done=self._wake.set
         )
         self._lock = threading.Lock()
         self._held: list[Held] = []  # appended by the pull thread

@@ -24,9 +24,7 @@ import psycopg
 from opentelemetry.trace import Span
 
 from common import tracing
-from subscriber.sink.config import DatabaseConfig
 from subscriber.sink.rows import Rows
-from subscriber.sink.schema import MigrationSet
 from subscriber.sink.store import Store, Written
 
 # A call running this long is given up: twice the server's own statement timeout
@@ -35,22 +33,21 @@ ABANDON_SECONDS = 60.0
 
 
 class Writer:
-    """At most one database call at a time, on a worker thread: ``start``, then ``poll``."""
+    """At most one database call at a time, on a worker thread: ``start``, then ``poll``.
+    ``new_store`` makes the store (a connection) the calls use."""
 
     def __init__(
         self,
-        database: DatabaseConfig,
+        new_store: Callable[[], Store],
         subscription_path: str,
         on_done: Callable[[], None],
         clock: Callable[[], float] = time.monotonic,
-        migrations: tuple[MigrationSet, ...] | None = None,
     ) -> None:
-        self._database = database
+        self._new_store = new_store  # a fresh connection's worth, after one was abandoned
         self._subscription_path = subscription_path  # names the "store" spans
-        self._migrations = migrations
         self._on_done = on_done  # wakes the sink's loop when a call returns
         self._clock = clock
-        self._store = Store(database, migrations)
+        self._store = new_store()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="database")
         self._call: Future[Written] | None = None
         self._started = 0.0
@@ -102,7 +99,7 @@ class Writer:
         stuck = self._store
         call.add_done_callback(lambda _: stuck.close())
         self._pool.shutdown(wait=False)
-        self._store = Store(self._database, self._migrations)
+        self._store = self._new_store()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="database")
         self._call = None
 
