@@ -18,8 +18,8 @@ A line per message is written in batches: a call with ``extra=batched(...)`` is 
 memory until ``flush()`` (a fan-out replica calls it before each ack, so the line of an
 acked message is always out) or the next line that is not batched (so the order holds).
 Each write releases the GIL for a system call, and with handler threads waiting for it
-every one costs a round of thread switches: 4 threads logging a line each cost 51 µs of
-CPU a line flushed one by one, 12 µs written in batches (measured on 2 CPUs).
+every one costs a round of thread switches: batched, a line costs a fraction of what it
+does alone (benchmarks/README.md, "Where the CPU goes").
 """
 
 from __future__ import annotations

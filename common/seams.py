@@ -106,10 +106,14 @@ class Handler(Protocol):
     after ``MAX_DELIVERY_ATTEMPTS`` moves it to the dead-letter topic. Delivery is
     at least once, so handling the same message twice must do no harm.
 
-    Time: no deadline; the replica keeps the message's lease while the handler runs.
-    But a running handler holds one of ``HANDLER_THREADS`` threads, and on SIGTERM
-    handlers get 1.5 s to finish: a message still in hand then is left unacked, and
-    the replica's subscription is deleted with it.
+    Time: the replica renews the message's lease while the handler runs, up to
+    ``MAX_LEASE_SECONDS`` (an hour); past that the message is let go and redelivered, and
+    a handler that never returns keeps its thread (Python cannot kill one): when every
+    one of ``HANDLER_THREADS`` is held so, the replica's liveness check fails and the
+    orchestrator restarts it. Raising anything, ``SystemExit`` included, rejects the
+    message; returning an awaitable does too (the work would not be done). On SIGTERM
+    handlers get 1.5 s to finish: a message still in hand then is handed back, and the
+    replica's subscription is deleted with it.
 
     Thread safety: called on ``HANDLER_THREADS`` threads at once (4), in the replica's
     process: state shared between calls (a dict of the latest values, a client)
@@ -199,7 +203,7 @@ class RowMapper(Protocol):
 
     The tables are yours: ``SINK_MIGRATIONS`` names a folder of numbered ``.sql``
     files (``0001_orders.sql``, ...) that the sink applies in order, once each, after
-    its own. Time: no limit, but it runs on the loop that renews leases and beats the
+    its own. Time: no limit, but it runs on the main thread, which beats the
     heartbeat (10 s without a beat fails the health check): keep it to a decode and a
     few checks, no I/O. It may be called more than once for a message (again for each
     attempt at a batch while the database is down): same message, same row. Thread

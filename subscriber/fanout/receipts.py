@@ -6,7 +6,7 @@ itself rather than a side channel, so it works wherever the replicas run. The fo
 
 Handled messages are gathered and sent together every ``BATCH_SECONDS``: a receipt per
 message would be a publish per message, in the replica and in Pub/Sub, and more than
-doubled a replica's CPU per message (measured: benchmarks/README.md).
+doubled a replica's CPU per message (benchmarks/README.md, "Where the CPU goes").
 
 Between ``joined`` and ``left`` the replica also announces itself: when it has sent no
 receipt for ``ANNOUNCE_SECONDS``, it sends an ``alive`` one. A dashboard started late

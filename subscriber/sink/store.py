@@ -60,10 +60,10 @@ def check_resolvable(host: str, timeout: float) -> None:
     """Raise ``OperationalError`` unless ``host`` resolves within ``timeout`` seconds.
 
     psycopg looks the host up itself, with no time limit, in the calling thread. In
-    Docker, the name of a stopped container takes ~10 s to fail (measured: "Temporary
-    failure in name resolution"), during which the sink's loop would neither beat its
-    heartbeat nor renew its leases. So the name is looked up here first, in a thread of
-    its own that is left to finish on its own if it hangs.
+    Docker, the name of a stopped container takes seconds to fail (benchmarks/README.md,
+    "Measured behaviour behind the code"), during which the sink's database calls would
+    wait. So the name is looked up here first, in a thread of its own that is left to
+    finish on its own if it hangs.
     """
     if host.startswith("/"):  # a Unix socket folder: nothing to resolve
         return
@@ -177,7 +177,8 @@ class Store:
             "connect_timeout": config.connect_timeout_seconds,
             "application_name": "pubsub-fanout-sink",
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-            # A peer that vanished without closing (a lost host) is noticed in ~25 s.
+            # A peer that vanished without closing (a lost host) is noticed in seconds,
+            # not at the kernel's default of hours (benchmarks/README.md).
             "keepalives": 1,
             "keepalives_idle": 10,
             "keepalives_interval": 5,
