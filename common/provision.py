@@ -116,7 +116,7 @@ class Provisioner:
                         extra=fields(event="subscription created", subscription=name),
                     )
                     return created
-            return self._reconcile(declared, existing)
+            return reconcile(self._subscriber, declared, existing)
 
         # NOT_FOUND from the create: the topic is not there yet (its service makes it).
         return call_until_ready(
@@ -152,64 +152,70 @@ class Provisioner:
         )
         return got
 
-    def _reconcile(
-        self, declared: types.Subscription, existing: types.Subscription
-    ) -> types.Subscription:
-        name = declared.name
-        updatable, conflicting = drift(declared, existing)
-        if conflicting:
-            field = conflicting[0]
-            raise ProvisioningConflict(
-                f"subscription {name} exists with {field} "
-                f"{getattr(existing, field)!r}, not {getattr(declared, field)!r} as this "
-                f"service declares, and Pub/Sub cannot change {field}: delete the "
-                "subscription (its messages with it) or point the service at another"
-            )
-        if not updatable:
-            log.info(
-                "subscription %s exists as declared",
-                name,
-                extra=fields(event="subscription exists", subscription=name),
-            )
-            return existing
-        updated, refused = self._update(declared, updatable)
-        if refused:
-            log.warning(
-                "subscription %s differs from its declaration, and Pub/Sub refused to "
-                "update %s; kept as it is there",
-                name,
-                "; ".join(f"{field} ({why})" for field, why in refused),
-                extra=fields(event="subscription kept", subscription=name),
-            )
-        if changed := [f for f in updatable if f not in dict(refused)]:
-            log.info(
-                "updated subscription %s: %s as declared",
-                name,
-                ", ".join(changed),
-                extra=fields(event="subscription updated", subscription=name, fields=changed),
-            )
-        return updated or existing
 
-    def _update(
-        self, declared: types.Subscription, paths: list[str]
-    ) -> tuple[types.Subscription | None, list[tuple[str, str]]]:
-        """Update ``paths`` at once or, if Pub/Sub refuses, one at a time: the emulator
-        cannot change some fields (expiration_policy), which must not keep the others as
-        they were. Returns the subscription as updated (None if nothing was) and the
-        refused fields with Pub/Sub's reason."""
-        try:
-            updated: types.Subscription = self._subscriber.update_subscription(
-                request={"subscription": declared, "update_mask": {"paths": paths}},
-                retry=None,
-                timeout=ADMIN_CALL_TIMEOUT_SECONDS,
-            )
-            return updated, []
-        except (exceptions.InvalidArgument, exceptions.PermissionDenied) as exc:
-            if len(paths) == 1:
-                return None, [(paths[0], str(exc.message))]
-        result: types.Subscription | None = None
-        refused: list[tuple[str, str]] = []
-        for path in paths:
-            one, why = self._update(declared, [path])
-            result, refused = one or result, refused + why
-        return result, refused
+def reconcile(
+    subscriber: pubsub_v1.SubscriberClient,
+    declared: types.Subscription,
+    existing: types.Subscription,
+) -> types.Subscription:
+    """Bring ``existing`` in line with ``declared`` (module docstring); returns it as
+    Pub/Sub holds it after. Raises ``ProvisioningConflict``."""
+    name = declared.name
+    updatable, conflicting = drift(declared, existing)
+    if conflicting:
+        field = conflicting[0]
+        raise ProvisioningConflict(
+            f"subscription {name} exists with {field} "
+            f"{getattr(existing, field)!r}, not {getattr(declared, field)!r} as this "
+            f"service declares, and Pub/Sub cannot change {field}: delete the "
+            "subscription (its messages with it) or point the service at another"
+        )
+    if not updatable:
+        log.info(
+            "subscription %s exists as declared",
+            name,
+            extra=fields(event="subscription exists", subscription=name),
+        )
+        return existing
+    updated, refused = _update(subscriber, declared, updatable)
+    if refused:
+        log.warning(
+            "subscription %s differs from its declaration, and Pub/Sub refused to "
+            "update %s; kept as it is there",
+            name,
+            "; ".join(f"{field} ({why})" for field, why in refused),
+            extra=fields(event="subscription kept", subscription=name),
+        )
+    if changed := [f for f in updatable if f not in dict(refused)]:
+        log.info(
+            "updated subscription %s: %s as declared",
+            name,
+            ", ".join(changed),
+            extra=fields(event="subscription updated", subscription=name, fields=changed),
+        )
+    return updated or existing
+
+
+def _update(
+    subscriber: pubsub_v1.SubscriberClient, declared: types.Subscription, paths: list[str]
+) -> tuple[types.Subscription | None, list[tuple[str, str]]]:
+    """Update ``paths`` at once or, if Pub/Sub refuses, one at a time: the emulator
+    cannot change some fields (expiration_policy), which must not keep the others as
+    they were. Returns the subscription as updated (None if nothing was) and the
+    refused fields with Pub/Sub's reason."""
+    try:
+        updated: types.Subscription = subscriber.update_subscription(
+            request={"subscription": declared, "update_mask": {"paths": paths}},
+            retry=None,
+            timeout=ADMIN_CALL_TIMEOUT_SECONDS,
+        )
+        return updated, []
+    except (exceptions.InvalidArgument, exceptions.PermissionDenied) as exc:
+        if len(paths) == 1:
+            return None, [(paths[0], str(exc.message))]
+    result: types.Subscription | None = None
+    refused: list[tuple[str, str]] = []
+    for path in paths:
+        one, why = _update(subscriber, declared, [path])
+        result, refused = one or result, refused + why
+    return result, refused

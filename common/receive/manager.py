@@ -25,7 +25,7 @@ from google.api_core import exceptions
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
-from common.logs import fields
+from common.logs import fields, reason
 from common.outage import ADMIN_CALL_TIMEOUT_SECONDS, ShutdownRequested
 from common.receive.acker import Acker
 from common.receive.flow import Flow, FlowControl
@@ -51,13 +51,8 @@ Recover = Callable[[threading.Event], types.Subscription]
 
 
 class ReceiveFuture:
-    """A subscription being received from; ``cancel()`` stops it, ``result()`` waits.
-
-    As the client library's ``StreamingPullFuture``: ``result(timeout)`` returns once the
-    shutdown is complete, raises what ended it if it failed (a permission revoked, a
-    subscription lost that could not be provisioned again), or ``TimeoutError``.
-    Health reads ``not_ready`` and the counts below.
-    """
+    """A subscription being received from, as the library's ``StreamingPullFuture``:
+    ``cancel()`` stops it; ``result()`` waits for that. Health reads ``not_ready``."""
 
     def __init__(
         self,
@@ -69,23 +64,20 @@ class ReceiveFuture:
         pull_threads: int,
         drain_seconds: float,
         recover: Recover | None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.subscription = path = subscription.name
         self._callback = callback
         self._drain_seconds = drain_seconds
-        self._recover = recover
-        self._clock = clock
         self._rpc = rpc = Rpc(client)
         self._flow = Flow(flow_control)
         self._stopping = threading.Event()
+        self._recovery = _Recovery(self, recover)
         self._acker = Acker(rpc, path, self._release)
         self._leaser = Leaser(
             self._acker,
             lease_seconds=_lease_seconds(subscription),
             max_lease_seconds=flow_control.max_lease_seconds,
             on_let_go=lambda received: self._flow.release(1, received.size),
-            clock=clock,
         )
         self._puller = Puller(
             rpc,
@@ -94,16 +86,12 @@ class ReceiveFuture:
             self._stopping,
             threads=pull_threads,
             deliver=self._deliver,
-            on_gone=self._gone,
+            on_gone=self._recovery.recover,
             on_error=self._fail,
             probe=lambda: rpc.get_subscription(path, ADMIN_CALL_TIMEOUT_SECONDS),
-            clock=clock,
         )
-        self._recovering = threading.Lock()
-        self._lost = False
         self._error: Exception | None = None
-        self._cancelled = False
-        self._cancel_lock = threading.Lock()
+        self._cancelled = threading.Lock()  # taken by the first cancel
         self._done = threading.Event()
 
     def start(self) -> None:
@@ -121,7 +109,7 @@ class ReceiveFuture:
         """Why messages are not being received now, for a health check; "" while they are."""
         if self._error is not None:
             return f"stopped receiving from {self.subscription}: {self._error}"
-        if self._lost:
+        if self._recovery.lost:
             return f"subscription {self.subscription} is gone; provisioning it again"
         if self._puller.outage.down:
             return f"cannot pull from {self.subscription}"
@@ -142,10 +130,8 @@ class ReceiveFuture:
 
     def cancel(self) -> None:
         """Begin the ordered shutdown (module docstring), in the background; idempotent."""
-        with self._cancel_lock:
-            if self._cancelled:
-                return
-            self._cancelled = True
+        if not self._cancelled.acquire(blocking=False):
+            return
         self._stopping.set()
         self._puller.cancel_pulls()
         threading.Thread(target=self._shutdown, name="receive-shutdown", daemon=True).start()
@@ -162,7 +148,7 @@ class ReceiveFuture:
             raise self._error
 
     def _deliver(self, pulled: Sequence[Pulled]) -> None:
-        now = self._clock()
+        now = time.monotonic()
         settle = self._acker.settle
         received = [Received(pb, settle, now) for pb in pulled]
         self._leaser.hold(received)
@@ -174,12 +160,12 @@ class ReceiveFuture:
             try:
                 self._callback(message)
             except Exception as exc:  # the callback's own fault: that message's, not ours
+                message_id = message.message_id
                 log.error(
-                    "callback failed on message_id=%s (%s: %s); nacked",
-                    message.message_id,
-                    type(exc).__name__,
-                    exc,
-                    extra=fields(event="callback failed", message_id=message.message_id),
+                    "callback failed on message_id=%s (%s); nacked",
+                    message_id,
+                    reason(exc),
+                    extra=fields(event="callback failed", message_id=message_id),
                 )
                 message.nack()
 
@@ -188,42 +174,10 @@ class ReceiveFuture:
         self._flow.release(len(held), sum(message.size for message in held))
         return held
 
-    def _gone(self, generation: int) -> None:
-        with self._recovering:
-            if generation != self._puller.generation or self._stopping.is_set():
-                return  # another pull thread recovered it meanwhile
-            if self._recover is None:
-                gone = exceptions.NotFound(f"subscription {self.subscription} is gone")  # type: ignore[no-untyped-call]
-                self._fail(gone)
-                return
-            self._lost = True
-            log.warning(
-                "subscription %s is gone; provisioning it again",
-                self.subscription,
-                extra=fields(event="subscription gone", subscription=self.subscription),
-            )
-            try:
-                granted = self._recover(self._stopping)
-            except ShutdownRequested:
-                return
-            except Exception as exc:  # a conflict with what exists, a permission: final
-                self._fail(exc)
-                return
-            self._leaser.lease_seconds = _lease_seconds(granted)
-            self._puller.generation += 1
-            self._lost = False
-            log.info(
-                "pulling from %s again",
-                self.subscription,
-                extra=fields(event="subscription restored", subscription=self.subscription),
-            )
-
     def _fail(self, exc: Exception) -> None:
         if self._error is None:
             self._error = exc
-            log.error(
-                "receiving from %s failed: %s: %s", self.subscription, type(exc).__name__, exc
-            )
+            log.error("receiving from %s failed: %s", self.subscription, reason(exc))
         self.cancel()
 
     def _shutdown(self) -> None:
@@ -234,19 +188,57 @@ class ReceiveFuture:
         left = self._puller.join(CANCELLED_PULLS_SECONDS)
         log.debug("%s: pull threads stopped (%d still running)", path, left)
         self._leaser.stop()
-        if held := self._leaser.take_all():
-            self._acker.modify([message.ack_id for message in held], 0)
-            self._flow.release(len(held), sum(message.size for message in held))
-            log.info(
-                "handing back %d message(s) still held at shutdown",
-                len(held),
-                extra=fields(event="handed back", count=len(held)),
-            )
+        if held := [message.ack_id for message in self._leaser.take_all()]:
+            self._acker.modify(held, 0)
+            extra = fields(event="handed back", count=len(held))
+            log.info("handing back %d message(s) still held at shutdown", len(held), extra=extra)
         if self._acker.close(ACK_FLUSH_SECONDS):
             log.debug("%s: acks, nacks and leases sent", path)
         else:
             log.warning("acks and leases still unsent after %gs; leaving them", ACK_FLUSH_SECONDS)
         self._done.set()
+
+
+class _Recovery:
+    """A subscription Pub/Sub lost (NOT_FOUND on a pull), provisioned again through
+    ``recover`` by the first pull thread to see it, while the others wait."""
+
+    def __init__(self, future: ReceiveFuture, recover: Recover | None) -> None:
+        self._future = future
+        self._recover = recover
+        self._lock = threading.Lock()
+        self.lost = False
+
+    def recover(self, generation: int) -> None:
+        future, path = self._future, self._future.subscription
+        with self._lock:
+            if generation != future._puller.generation or future._stopping.is_set():
+                return  # another pull thread recovered it meanwhile
+            if self._recover is None:
+                gone = exceptions.NotFound(f"subscription {path} is gone")  # type: ignore[no-untyped-call]
+                future._fail(gone)
+                return
+            self.lost = True
+            log.warning(
+                "subscription %s is gone; provisioning it again",
+                path,
+                extra=fields(event="subscription gone", subscription=path),
+            )
+            try:
+                granted = self._recover(future._stopping)
+            except ShutdownRequested:
+                return
+            except Exception as exc:  # a conflict with what exists, a permission: final
+                future._fail(exc)
+                return
+            future._leaser.lease_seconds = _lease_seconds(granted)
+            future._puller.generation += 1
+            self.lost = False
+            log.info(
+                "pulling from %s again",
+                path,
+                extra=fields(event="subscription restored", subscription=path),
+            )
 
 
 def _lease_seconds(subscription: types.Subscription) -> int:

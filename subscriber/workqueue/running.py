@@ -85,3 +85,11 @@ def log_timed_out(task: Running, deadline_seconds: float, max_delivery_attempts:
         task.fate(max_delivery_attempts),
         extra=fields(event="timed out", message_id=task.message_id),
     )
+
+
+def log_handed_back(task: Running) -> None:
+    log.warning(
+        "nacked message_id=%s: still running at shutdown",
+        task.message_id,
+        extra=fields(event="handed back", message_id=task.message_id),
+    )

@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from multiprocessing import Pipe
+from multiprocessing.connection import Connection
 
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
@@ -40,6 +41,7 @@ from subscriber.workqueue.running import (
     Running,
     log_completed,
     log_failed,
+    log_handed_back,
     log_started,
     log_timed_out,
 )
@@ -98,8 +100,7 @@ class Worker:
         self._wake_reader, self._wake_writer = Pipe(duplex=False)
         self._running: dict[int, Running] = {}  # by slot number
         self._path = config.pubsub.subscription_path(config.subscription_id)
-        self.completed = 0
-        self.failed = 0
+        self.completed = self.failed = 0
 
     def run(self) -> int:
         heartbeat = Heartbeat()
@@ -117,20 +118,21 @@ class Worker:
             drain_seconds=self._config.drain_seconds + STOP_SECONDS,
             recover=lambda stop: self._provision(),
         )
+        config = self._config
         log.info(
             "working on %s with %d processes; task function %s, deadline %gs",
-            granted.name,
-            self._slots.size,
-            self._config.task_function,
-            self._config.task_deadline_seconds,
+            *(granted.name, self._slots.size, config.task_function, config.task_deadline_seconds),
         )
-        threading.Thread(target=self._wake_on_stop, name="wake-on-stop", daemon=True).start()
+        wake = (self._stop, self._wake_writer)
+        threading.Thread(target=_wake_on_stop, args=wake, name="wake-on-stop", daemon=True).start()
         try:
             while not self._stop.is_set() and not future.done():
                 self._step()
                 heartbeat.beat(not_ready=future.not_ready)
             self._drain(future)
-            future.result(self._config.drain_seconds + STOP_SECONDS)
+            future.result(STOP_SECONDS)
+        except TimeoutError:
+            log.warning("receiving still stopping after %gs; leaving", STOP_SECONDS)
         finally:
             heartbeat.clear()
             self._slots.close()
@@ -148,10 +150,6 @@ class Worker:
     def _received(self, received: Received) -> None:
         """The receive callback, on the pull thread: queue it and wake the main thread."""
         self._inbox.put(received)
-        self._wake_writer.send_bytes(b"")
-
-    def _wake_on_stop(self) -> None:
-        self._stop.wait()
         self._wake_writer.send_bytes(b"")
 
     def _step(self) -> None:
@@ -223,10 +221,12 @@ class Worker:
             self._stop_overdue()
         for task in self._running.values():
             task.nack()
-            log.warning(
-                "nacked message_id=%s: still running at shutdown",
-                task.message_id,
-                extra=fields(event="handed back", message_id=task.message_id),
-            )
+            log_handed_back(task)
         self._running.clear()
         self._start_received()  # nacks whatever the last pull brought
+
+
+def _wake_on_stop(stop: threading.Event, wake: Connection) -> None:
+    """A main thread waiting on its processes' pipes and ``wake`` wakes on SIGTERM."""
+    stop.wait()
+    wake.send_bytes(b"")
