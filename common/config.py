@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from common.logs import LOG_FORMATS
-from common.receive.flow import FlowControl
+from common.receive import FlowControl
 
 # The project the emulator uses when none is given; the emulator accepts any ID.
 EMULATOR_DEFAULT_PROJECT = "local-project"
