@@ -96,7 +96,7 @@ class Dispatcher:
                 self._handler(delivery)
         except Exception as exc:  # whatever the handler raises rejects the message
             outcome = "rejected"
-            reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            reason = logs.error_text(exc, plain=(ValueError,))
             log_rejected(
                 log,
                 delivery.message_id,

@@ -28,6 +28,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from common.logs import capped
 from subscriber.sink.config import DatabaseConfig
 from subscriber.sink.rows import KEY, MappedRow, RejectRow, Rows, refused
 from subscriber.sink.schema import MigrationSet, project_migrations
@@ -50,10 +51,11 @@ INSERT_REJECT = """
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line: the error's class and PostgreSQL's primary message."""
+    """One line: the error's class and PostgreSQL's primary message (which may quote a
+    row's value: capped, as ``common.logs.error_text`` caps user code's errors)."""
     text = str(exc).strip()
     primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
-    return f"{type(exc).__name__}: {primary or (text.splitlines()[0] if text else '')}"
+    return capped(f"{type(exc).__name__}: {primary or (text.splitlines()[0] if text else '')}")
 
 
 def check_resolvable(host: str, timeout: float) -> None:

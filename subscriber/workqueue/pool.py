@@ -74,9 +74,9 @@ def _serve(conn: Connection, task_function: str, log_settings: LogSettings) -> N
             if function is None:
                 raise RuntimeError(failure)
             result = function(message)
-            outcome = Outcome(True, "" if result is None else str(result))
+            outcome = Outcome(True, "" if result is None else logs.capped(str(result)))
         except Exception as exc:
-            outcome = Outcome(False, f"{type(exc).__name__}: {exc}")
+            outcome = Outcome(False, logs.error_text(exc))
         try:
             conn.send(outcome)
         except (BrokenPipeError, ConnectionResetError):
