@@ -1,5 +1,10 @@
 """The sink's PostgreSQL I/O: connect, migrate, and store a batch in one transaction.
 
+Two roles, least privilege (docs/durable-sink.md#roles): the migrations run on a
+connection of their own as the migration owner (``POSTGRES_MIGRATION_USER``), which owns
+the tables; the batches are written as the runtime role (``POSTGRES_USER``), which may
+only read and insert. With no migration user, one role does both.
+
 The rows' tables and columns come from the row mapper (``rows``): each statement is
 composed with quoted identifiers (``psycopg.sql``), values are always parameters, and
 every insert is ``ON CONFLICT (message_id) DO NOTHING``, so a redelivery adds nothing.
@@ -157,6 +162,30 @@ def _insert(
             return inserted
 
 
+def connection_settings(config: DatabaseConfig, user: str, password: str | None) -> dict[str, Any]:
+    """psycopg's connect arguments for ``config`` as ``user``."""
+    settings: dict[str, Any] = {
+        "host": config.host,
+        "port": config.port,
+        "dbname": config.dbname,
+        "user": user,
+        "connect_timeout": config.connect_timeout_seconds,
+        "application_name": "pubsub-fanout-sink",
+        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        # A peer that vanished without closing (a lost host) is noticed in ~25 s.
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "sslmode": config.sslmode,
+    }
+    if config.sslrootcert is not None:
+        settings["sslrootcert"] = config.sslrootcert
+    if password is not None:
+        settings["password"] = password
+    return settings
+
+
 class Store:
     def __init__(
         self, config: DatabaseConfig, migrations: tuple[MigrationSet, ...] | None = None
@@ -167,33 +196,25 @@ class Store:
         self._connection: psycopg.Connection[Any] | None = None
 
     def connect(self) -> None:
-        """Connect, if not connected, and bring the schema up to date."""
+        """Connect, if not connected, and bring the schema up to date (as the migration
+        owner, on a connection of its own, when there is one)."""
         if self._connection is not None and not self._connection.closed:
             return
         config = self._config
-        settings: dict[str, Any] = {
-            "host": config.host,
-            "port": config.port,
-            "dbname": config.dbname,
-            "user": config.user,
-            "connect_timeout": config.connect_timeout_seconds,
-            "application_name": "pubsub-fanout-sink",
-            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-            # A peer that vanished without closing (a lost host) is noticed in ~25 s.
-            "keepalives": 1,
-            "keepalives_idle": 10,
-            "keepalives_interval": 5,
-            "keepalives_count": 3,
-        }
-        if config.password is not None:
-            settings["password"] = config.password
         check_resolvable(config.host, config.connect_timeout_seconds)
-        connection = psycopg.connect(autocommit=True, **settings)
-        try:
-            self._migrate(connection)
-        except BaseException:
-            connection.close()
-            raise
+        runtime = connection_settings(config, config.user, config.password)
+        if config.migration_user is None or config.migration_user == config.user:
+            connection = psycopg.connect(autocommit=True, **runtime)
+            try:
+                self._migrate(connection)
+            except BaseException:
+                connection.close()
+                raise
+        else:
+            owner = connection_settings(config, config.migration_user, config.migration_password)
+            with psycopg.connect(autocommit=True, **owner) as migrating:
+                self._migrate(migrating, runtime_role=config.user)
+            connection = psycopg.connect(autocommit=True, **runtime)
         self._connection = connection
 
     def close(self) -> None:
@@ -203,13 +224,15 @@ class Store:
                 self._connection.close()
             self._connection = None
 
-    def _migrate(self, connection: psycopg.Connection[Any]) -> None:
+    def _migrate(
+        self, connection: psycopg.Connection[Any], runtime_role: str | None = None
+    ) -> None:
         # Two sinks starting together: the second waits here until the first has
         # applied everything, then finds nothing left to do.
         connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
         try:
             for migrations in self._migrations:
-                _apply(connection, migrations)
+                _apply(connection, migrations, runtime_role)
         finally:
             # A lost connection has released the lock with its session already.
             with contextlib.suppress(psycopg.Error):
@@ -257,7 +280,9 @@ class Store:
         return written
 
 
-def _apply(connection: psycopg.Connection[Any], migrations: MigrationSet) -> None:
+def _apply(
+    connection: psycopg.Connection[Any], migrations: MigrationSet, runtime_role: str | None
+) -> None:
     """Apply what ``migrations`` holds that its tracking table does not list yet."""
     table = sql.Identifier(migrations.table)
     connection.execute(
@@ -268,6 +293,12 @@ def _apply(connection: psycopg.Connection[Any], migrations: MigrationSet) -> Non
             " applied_at timestamptz NOT NULL DEFAULT now())"
         ).format(table)
     )
+    if runtime_role is not None:
+        # The owner's default privileges give the runtime role every table it creates;
+        # not this one: a role that could list a migration as applied could skip it.
+        connection.execute(
+            sql.SQL("REVOKE ALL ON {} FROM {}").format(table, sql.Identifier(runtime_role))
+        )
     rows = connection.execute(sql.SQL("SELECT version FROM {}").format(table)).fetchall()
     applied = {int(row[0]) for row in rows}
     for migration in migrations.migrations:
