@@ -20,9 +20,10 @@ from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 OUTAGE_SECONDS = 15
-# Reads the password from the container's own secret, so it is in no command line.
+# As the sink's runtime role (it may read its tables), the password read from the
+# container's own secret, so it is in no command line.
 PSQL = (
-    'PGPASSWORD="$(cat /run/secrets/postgres-password)" '
+    'PGPASSWORD="$(cat /run/secrets/postgres-sink-password)" '
     'exec psql --host=localhost --username=sink --dbname=readings -At -c "$1"'
 )
 
