@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,7 @@ def _toset(items: Iterable[Any]) -> list[Any]:
     return sorted(set(items))
 
 
-FUNCTIONS = {
+FUNCTIONS: dict[str, Callable[..., Any]] = {
     "coalesce": lambda *values: next(v for v in values if v is not None),
     "merge": lambda *maps: {k: v for m in maps for k, v in m.items()},
     "toset": _toset,
@@ -177,6 +178,9 @@ class Terraform:
             return [Instance(rtype, body, Each(i, i), self, self.project) for i in range(count)]
         return Instance(rtype, body, None, self, self.project)
 
+    def _instances_of(self, rtype: str, name: str) -> Any:
+        return self.instances(rtype, name)
+
     def local(self, name: str) -> Any:
         if name not in self._local_values:
             self._local_values[name] = self.evaluate(self.locals[name], None)
@@ -211,7 +215,7 @@ class Terraform:
             "__builtins__": {},
         }
         for rtype, _name, _body in self.resources():
-            scope[rtype] = Namespace(lambda n, t=rtype: self.instances(t, n))
+            scope[rtype] = Namespace(partial(self._instances_of, rtype))
         try:
             return eval(python, scope)  # the project's own .tf files, translated above
         except (SyntaxError, NameError, KeyError) as exc:
