@@ -35,13 +35,12 @@ from psycopg.types.json import Jsonb
 
 from common.logs import capped
 from subscriber.sink.config import DatabaseConfig
+from subscriber.sink.migrate import migrate
 from subscriber.sink.rows import KEY, MappedRow, RejectRow, Rows, refused
 from subscriber.sink.schema import MigrationSet, project_migrations
 
 log = logging.getLogger(__name__)
 
-# Any fixed number shared by every sink: pg_advisory_lock serialises their migrations.
-MIGRATION_LOCK = 4_176_130_001
 # A statement stuck longer than this (a lock, a hung server) fails and is retried,
 # rather than stalling the sink's loop, its heartbeat and its lease renewals.
 STATEMENT_TIMEOUT_MS = 30_000
@@ -206,14 +205,14 @@ class Store:
         if config.migration_user is None or config.migration_user == config.user:
             connection = psycopg.connect(autocommit=True, **runtime)
             try:
-                self._migrate(connection)
+                migrate(connection, self._migrations)
             except BaseException:
                 connection.close()
                 raise
         else:
             owner = connection_settings(config, config.migration_user, config.migration_password)
             with psycopg.connect(autocommit=True, **owner) as migrating:
-                self._migrate(migrating, runtime_role=config.user)
+                migrate(migrating, self._migrations, runtime_role=config.user)
             connection = psycopg.connect(autocommit=True, **runtime)
         self._connection = connection
 
@@ -223,20 +222,6 @@ class Store:
             with contextlib.suppress(psycopg.Error):
                 self._connection.close()
             self._connection = None
-
-    def _migrate(
-        self, connection: psycopg.Connection[Any], runtime_role: str | None = None
-    ) -> None:
-        # Two sinks starting together: the second waits here until the first has
-        # applied everything, then finds nothing left to do.
-        connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
-        try:
-            for migrations in self._migrations:
-                _apply(connection, migrations, runtime_role)
-        finally:
-            # A lost connection has released the lock with its session already.
-            with contextlib.suppress(psycopg.Error):
-                connection.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
     def write(self, rows: Rows) -> Written:
         """Store every row in one transaction; returns once it is committed."""
@@ -278,37 +263,3 @@ class Store:
                     bare = reject.without_attributes(describe_error(exc))
                     written.rejects |= _insert(cursor, INSERT_REJECT, [_reject_params(bare)])
         return written
-
-
-def _apply(
-    connection: psycopg.Connection[Any], migrations: MigrationSet, runtime_role: str | None
-) -> None:
-    """Apply what ``migrations`` holds that its tracking table does not list yet."""
-    table = sql.Identifier(migrations.table)
-    connection.execute(
-        sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {} ("
-            " version integer PRIMARY KEY,"
-            " name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        ).format(table)
-    )
-    if runtime_role is not None:
-        # The owner's default privileges give the runtime role every table it creates;
-        # not this one: a role that could list a migration as applied could skip it.
-        connection.execute(
-            sql.SQL("REVOKE ALL ON {} FROM {}").format(table, sql.Identifier(runtime_role))
-        )
-    rows = connection.execute(sql.SQL("SELECT version FROM {}").format(table)).fetchall()
-    applied = {int(row[0]) for row in rows}
-    for migration in migrations.migrations:
-        if migration.version in applied:
-            continue
-        # One transaction each: a migration applies whole or not at all.
-        with connection.transaction():
-            connection.execute(migration.sql.encode())
-            connection.execute(
-                sql.SQL("INSERT INTO {} (version, name) VALUES (%s, %s)").format(table),
-                (migration.version, migration.name),
-            )
-        log.info("applied migration %s (%s)", migration.name, migrations.origin)
