@@ -122,7 +122,12 @@ class Trial:
         )
         try:
             port = free_port()
-            dashboard = self.start("dashboard", DASHBOARD_LISTEN_PORT=str(port))
+            # Every client here comes from 127.0.0.1: room for them all, as behind a proxy.
+            dashboard = self.start(
+                "dashboard",
+                DASHBOARD_LISTEN_PORT=str(port),
+                DASHBOARD_MAX_CONNECTIONS_PER_ADDRESS=str(clients + 8),
+            )
             dashboard.wait_for_log(r"listening on \S+-dead-letter-dashboard-", timeout=60)
             # Each its own identity, as each container has its own host name.
             replicas = [

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from tests.support import ROOT
-from tests.support.compose import OVERRIDES, Stack, docker, inspect, logs, new_stack
+from tests.support.compose import EMULATOR_PORT, OVERRIDES, Stack, docker, inspect, logs, new_stack
 from tests.support.logs import records
 
 # A name of this checkout's own: two checkouts on one Docker Engine do not collide.
@@ -43,7 +43,7 @@ def bench_stack(interval: float) -> Stack:
     """The fan-out stack as `docker compose up` starts it (no scale, no profile), with
     only the host-network build override (no postgres in it)."""
     stack = new_stack(PROJECT, {"PUBLISH_INTERVAL_SECONDS": str(interval), "LOG_FORMAT": "json"})
-    stack.files = ("docker-compose.yml", OVERRIDES[0])
+    stack.files = ("docker-compose.yml", EMULATOR_PORT, OVERRIDES[0])
     return stack
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from common.logs import LOG_FORMATS
-from common.receive import FlowControl
 
 # The project the emulator uses when none is given; the emulator accepts any ID.
 EMULATOR_DEFAULT_PROJECT = "local-project"
@@ -123,21 +122,6 @@ def read_key_file(env: Mapping[str, str]) -> str | None:
             "a mounted key must be readable by the container's user (uid 10001)"
         ) from None
     return path
-
-
-def read_flow_control(env: Mapping[str, str], max_messages: int) -> FlowControl:
-    """A consumer's flow control: ``max_messages`` (the mode decides), and
-    SUBSCRIBER_MAX_BYTES and MAX_LEASE_SECONDS, which every consumer reads."""
-    defaults = FlowControl()
-    return FlowControl(
-        max_messages=max_messages,
-        max_bytes=read_int(
-            env, "SUBSCRIBER_MAX_BYTES", defaults.max_bytes, minimum=1024 * 1024, maximum=2**34
-        ),
-        max_lease_seconds=read_float(
-            env, "MAX_LEASE_SECONDS", defaults.max_lease_seconds, minimum=1, maximum=86_400
-        ),
-    )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from common.config import ConfigError, read_str
+from common.logs import error_text
 
 # module:attribute, each a dotted run of Python identifiers (attribute may be Class.method).
 _PATH = re.compile(r"(?P<module>\w+(?:\.\w+)*):(?P<attribute>\w+(?:\.\w+)*)")
@@ -76,7 +77,7 @@ def _check_arguments(function: Callable[..., object], arguments: int) -> None:
 
 
 def _describe(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+    return error_text(exc, plain=(ConfigError,))
 
 
 def read_callable(

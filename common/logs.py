@@ -57,26 +57,30 @@ def escape(text: str) -> str:
     return text.translate(_ESCAPES) if _NEEDS_ESCAPE.search(text) else text
 
 
-# An error's text in a log line at most: user code's errors can be any length, and Cloud
-# Logging splits an entry past 256 KB.
-MAX_REASON_CHARACTERS = 1000
-
-
-def reason(exc: BaseException) -> str:
-    """An error as the reason in a log line: a ``ValueError``'s text alone (it says why a
-    message is not one), any other's class too; ``clip``ped."""
-    return clip(str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}")
-
-
-def clip(text: str) -> str:
-    """``text`` cut to ``MAX_REASON_CHARACTERS``, saying how long it was."""
-    if len(text) > MAX_REASON_CHARACTERS:
-        return f"{text[:MAX_REASON_CHARACTERS]}… ({len(text)} characters)"
-    return text
-
-
 # Batched lines kept at most, so that a burst without a flush stays small.
 MAX_BATCHED_LINES = 1000
+# User code's error text (a handler's, a task function's, a source's, a row mapper's) is
+# cut to this many characters where it enters a line: an exception may quote a whole
+# message body, and Cloud Logging splits an entry above 256 KB into pieces.
+MAX_ERROR_CHARS = 1000
+
+
+def capped(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text``, cut to ``limit`` characters with a note of how many more there were."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+
+
+def error_text(exc: BaseException, *, plain: tuple[type[BaseException], ...] = ()) -> str:
+    """An error from user code as one log field: ``Type: text``, or its text alone for
+    the ``plain`` types (a ``ValueError`` that says why a message is not one), capped at
+    ``MAX_ERROR_CHARS``. An error whose ``str()`` itself raises is named by its class."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = "(its text cannot be shown: str() failed)"
+    return capped(text if isinstance(exc, plain) else f"{type(exc).__name__}: {text}")
 
 
 def fields(**values: object) -> dict[str, dict[str, object]]:

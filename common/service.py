@@ -33,7 +33,12 @@ def run_service(
     name: str,
     load_config: Callable[[Mapping[str, str]], C],
     run: Callable[[C, threading.Event, str], int],
+    *,
+    traces: bool = True,
 ) -> int:
+    """Run service ``name``: its settings (exit 2 naming a bad one), logging, tracing
+    (``traces=False``: a service that makes no spans ignores TRACING, saying so), then
+    ``run`` until it returns its exit status."""
     log = logging.getLogger(name)
     try:
         config = load_config(os.environ)
@@ -49,9 +54,19 @@ def run_service(
     host = socket.gethostname()
     log.info("%s starting on host %s, talking to %s", name, host, config.pubsub.target)
     try:
-        tracing.configure(config.pubsub.tracing, name, config.pubsub.project_id)
+        if traces:
+            tracing.configure(config.pubsub.tracing, name, config.pubsub.project_id)
+        elif config.pubsub.tracing != "off":
+            log.info(
+                "TRACING=%s does not apply to the %s: it makes no spans",
+                config.pubsub.tracing,
+                name,
+            )
     except DefaultCredentialsError as exc:
         log.critical("TRACING=cloud-trace needs Google Cloud credentials: %s", exc)
+        return EXIT_CONFIG_ERROR
+    except ConfigError as exc:
+        log.critical("configuration error: %s", exc)
         return EXIT_CONFIG_ERROR
     try:
         return run(config, stop, host)

@@ -29,6 +29,8 @@ from opentelemetry import context, trace
 from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from common.config import ConfigError
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -50,19 +52,30 @@ def enabled() -> bool:
 
 def configure(mode: str, service: str, project_id: str) -> None:
     """Set up the exporter ``mode`` names for this process, as ``pubsub-fanout-<service>``;
-    nothing for ``off``."""
+    nothing for ``off``. Raises ``ConfigError`` naming TRACING when this image has no
+    such exporter, or the ``OTEL_*`` settings when the SDK refuses them."""
     global _provider, _tracer
     if mode == "off":
         return
-    # The SDK is imported only when tracing is on: a service that traces nothing should
-    # not pay for loading it at every start.
-    from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
-    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
+    try:
+        # The SDK is imported only when tracing is on: a service that traces nothing
+        # should not pay for loading it at every start.
+        from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
+        from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
 
-    resource = Resource.create({"service.name": f"pubsub-fanout-{service}"})
-    provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(_exporter(mode, project_id)))
+        exporter = _exporter(mode, project_id)
+    except ImportError as exc:
+        raise ConfigError(
+            f"TRACING={mode}: this image has no {mode} exporter ({exc.name or exc}); "
+            "use an image built with the tracing extra (publisher, subscriber), or TRACING=off"
+        ) from None
+    try:
+        resource = Resource.create({"service.name": f"pubsub-fanout-{service}"})
+        provider = TracerProvider(resource=resource)
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    except ValueError as exc:  # an OTEL_* setting the SDK cannot read (batch sizes, ...)
+        raise ConfigError(f"TRACING={mode}: an OTEL_* setting is not valid: {exc}") from None
     trace.set_tracer_provider(provider)
     _provider, _tracer = provider, provider.get_tracer("pubsub-fanout")
     log.info("tracing on: spans exported to %s", mode)

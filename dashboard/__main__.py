@@ -5,4 +5,5 @@ from dashboard.config import DashboardConfig
 from dashboard.server import run
 
 if __name__ == "__main__":
-    sys.exit(run_service("dashboard", DashboardConfig.from_env, run))
+    # The dashboard makes no spans (its image carries no exporter): it ignores TRACING.
+    sys.exit(run_service("dashboard", DashboardConfig.from_env, run, traces=False))

@@ -2,8 +2,15 @@
 following Pub/Sub) and ``/livez`` (alive: serving, its feeds' loop turning).
 
 The feed's format (version 2: a snapshot, then at most one frame per tick) is
-``dashboard.frames``. The client sends nothing; what it does send is ignored, and more
-than ``INBOUND_PER_SECOND`` messages a second closes it (1008).
+``dashboard.frames``. The client sends nothing; what it does send is ignored, more than
+``INBOUND_PER_SECOND`` messages a second closes it (1008), and one larger than
+``dashboard.server.MAX_CLIENT_MESSAGE_BYTES`` closes it at once (1009).
+
+Every request, the WebSocket's handshake included, must name a host the dashboard
+answers to (``DASHBOARD_ALLOWED_HOSTS``, the loopback names by default): anything else
+gets 400. A page whose name an attacker pointed at this machine (DNS rebinding) sends its
+own name as Host, and is refused before it reads a thing. Every response carries the
+security headers of ``dashboard.headers``.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -26,6 +35,7 @@ from starlette.websockets import WebSocket
 from dashboard.config import DashboardConfig
 from dashboard.feeds import Feeds
 from dashboard.grid import Grid
+from dashboard.headers import SecurityHeaders
 from dashboard.hub import POLICY_VIOLATION, TRY_AGAIN_LATER, Change, Hub
 from dashboard.limits import TokenBucket, origin_allowed
 
@@ -36,7 +46,7 @@ INBOUND_PER_SECOND = 10
 
 
 def create_app(config: DashboardConfig, host: str, stop: threading.Event) -> tuple[Starlette, Hub]:
-    grid = Grid(config.history)
+    grid = Grid(config.history, max_replicas=config.max_replicas)
     hub = Hub(
         grid,
         max_clients=config.max_clients,
@@ -90,6 +100,12 @@ def create_app(config: DashboardConfig, host: str, stop: threading.Event) -> tup
             WebSocketRoute("/ws", feed),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(
+                TrustedHostMiddleware, allowed_hosts=config.allowed_hosts, www_redirect=False
+            ),
+        ],
         lifespan=lifespan,
     )
     return app, hub
@@ -98,8 +114,9 @@ def create_app(config: DashboardConfig, host: str, stop: threading.Event) -> tup
 async def serve_client(websocket: WebSocket, hub: Hub, config: DashboardConfig) -> None:
     """One browser: the origin and client-count checks, then its feed until it goes."""
     origin = websocket.headers.get("origin")
-    if not origin_allowed(origin, websocket.headers.get("host"), config.allowed_origins):
-        log.warning("refused WebSocket from origin %s", origin)
+    host = websocket.headers.get("host")
+    if not origin_allowed(origin, host, config.allowed_origins, config.allowed_hosts):
+        log.warning("refused WebSocket from origin %.200s", origin)
         await websocket.close(code=POLICY_VIOLATION)  # before accept: HTTP 403
         return
     await websocket.accept()

@@ -13,6 +13,12 @@ their messages instead.
 Status: ``joined`` while heard from; ``silent`` when nothing came for ``SILENT_AFTER``
 announcement intervals (a replica killed, frozen or cut off); ``left`` once its session
 said so. A new session (a replica restarted in place, same subscription) joins again.
+
+Anyone who may publish to the receipts topic can forge receipts: 20,000 invented
+replicas once made 20,000 columns and 9.5 MB frames. So there are ``limit`` columns at
+most (the least recently heard goes first: a real replica evicted by a flood is back at
+its next announcement), and a receipt's ``every`` counts for ``MAX_EVERY_SECONDS`` at most,
+so no receipt keeps a column joined for longer than a real replica's would.
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ MAX_GONE = 10
 SILENT_AFTER = 3
 SLACK_SECONDS = 1.0
 DEFAULT_EVERY_SECONDS = 2.0
+# A replica announces every 2 s; a receipt claiming more (up to the format's 3,600 s)
+# counts as this.
+MAX_EVERY_SECONDS = 10.0
+DEFAULT_LIMIT = 32
 # Sessions remembered per column: a replica restarted more often than this has its oldest
 # sessions' totals folded into the column's sum.
 MAX_SESSIONS = 8
@@ -69,9 +79,11 @@ class Column:
 
 
 class Columns:
-    """The replicas' columns in order of first receipt; ``revision`` marks changes."""
+    """The replicas' columns in order of first receipt, ``limit`` at most; ``revision``
+    marks changes."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+        self.limit = limit
         self._columns: dict[str, Column] = {}
         # When the set of columns last changed (one added or removed).
         self.set_revision = 0
@@ -81,6 +93,9 @@ class Columns:
 
     def __len__(self) -> int:
         return len(self._columns)
+
+    def __contains__(self, column_id: str) -> bool:
+        return column_id in self._columns
 
     def changed_since(self, revision: int) -> bool:
         return self.set_revision > revision or any(
@@ -93,12 +108,15 @@ class Columns:
         sender = receipt.sender
         column = self._columns.get(sender.subscription)
         if column is None:
+            if len(self._columns) >= self.limit:
+                quietest = min(self._columns.values(), key=lambda c: c.last_heard)
+                del self._columns[quietest.id]
             column = Column(sender.subscription, sender.replica, revision, now)
             self._columns[column.id] = column
             self.set_revision = revision
         column.last_heard = now
         if receipt.every is not None:
-            column.every = receipt.every
+            column.every = min(receipt.every, MAX_EVERY_SECONDS)
         added = _count(column, receipt)
         status = _status(column, receipt)
         if added != Totals(0, 0) or status != column.status:

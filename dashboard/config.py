@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,6 +17,14 @@ from common.config import (
 )
 
 ANY_ORIGIN = "*"
+ANY_HOST = "*"
+# The names this machine calls itself: a page served from anywhere else (a DNS-rebinding
+# attacker's name pointed at 127.0.0.1) is refused.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+# A host name (Compose v1's container names hold "_"), an IPv4 address, a bracketed IPv6
+# address, or "*.example.com".
+_LABEL = r"[a-z0-9]([a-z0-9_-]*[a-z0-9])?"
+_HOST = re.compile(rf"(\*\.)?{_LABEL}(\.{_LABEL})*|\[[0-9a-f:.]+\]")
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,17 @@ class DashboardConfig:
     client_stall_seconds: float
     # Messages the grid keeps (the newest).
     history: int
+    # Host names (Host header, without the port) the dashboard answers to; anything else
+    # gets 400, the WebSocket included. ("*",): any.
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
+    # Replica columns at most; past it, the least recently heard goes first.
+    max_replicas: int = 32
+    # Open connections (HTTP and WebSocket) from one client address at most; one more is
+    # closed at once.
+    max_connections_per_address: int = 16
+    # An HTTP connection with no request in progress for this long is closed: idle
+    # keep-alives, and sockets that never finish a request.
+    idle_timeout_seconds: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DashboardConfig:
@@ -55,6 +75,14 @@ class DashboardConfig:
                 env, "DASHBOARD_CLIENT_STALL_SECONDS", 10.0, minimum=0.5, maximum=3600
             ),
             history=read_int(env, "DASHBOARD_HISTORY", 50, minimum=1, maximum=1000),
+            allowed_hosts=read_hosts(env, "DASHBOARD_ALLOWED_HOSTS"),
+            max_replicas=read_int(env, "DASHBOARD_MAX_REPLICAS", 32, minimum=1, maximum=1000),
+            max_connections_per_address=read_int(
+                env, "DASHBOARD_MAX_CONNECTIONS_PER_ADDRESS", 16, minimum=1, maximum=10_000
+            ),
+            idle_timeout_seconds=read_int(
+                env, "DASHBOARD_IDLE_TIMEOUT_SECONDS", 10, minimum=1, maximum=600
+            ),
         )
 
 
@@ -72,3 +100,17 @@ def read_origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
                 f"got {origin!r}"
             )
     return origins
+
+
+def read_hosts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of host names (``dashboard.example.com``, ``*.example.com``,
+    ``10.0.0.5``, ``[::1]``), no scheme and no port, or ``*``; unset: the loopback names."""
+    raw = read_str(env, name, ",".join(LOOPBACK_HOSTS))
+    hosts = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for host in hosts:
+        if host != ANY_HOST and not _HOST.fullmatch(host):
+            raise ConfigError(
+                f"{name} must be * or comma-separated host names like dashboard.example.com "
+                f"or *.example.com (no scheme, no port), got {host!r}"
+            )
+    return hosts

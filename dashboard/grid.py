@@ -27,7 +27,7 @@ from typing import Any
 
 from common.messages.channels import InvalidMessage, decode
 from common.messages.receipts import Receipt
-from dashboard.columns import Columns
+from dashboard.columns import DEFAULT_LIMIT, Columns
 from dashboard.letters import DeadLetters, Fingerprint, fingerprint, millis
 from dashboard.limits import TokenBucket
 from dashboard.rates import RateMeter
@@ -101,12 +101,12 @@ class Counters:
 
 
 class Grid:
-    def __init__(self, history: int) -> None:
+    def __init__(self, history: int, max_replicas: int = DEFAULT_LIMIT) -> None:
         self.history = history
         self.revision = 0
         self.now = 0.0
         self.rows: OrderedDict[str, Row] = OrderedDict()
-        self.columns = Columns()
+        self.columns = Columns(max_replicas)
         self.letters = DeadLetters()
         self.counters = Counters()
         self.rates = RateMeter()
@@ -184,12 +184,25 @@ class Grid:
                 early = self._early.get(message_id)
                 if early is None:
                     self._early.add(message_id, early := {})
-                early[column] = _merge(early.get(column), outcome)
+                if self._has_room(early, column):
+                    early[column] = _merge(early.get(column), outcome)
             return  # else: a message without a row (sampled out, or scrolled away)
+        if not self._has_room(row.handled, column):
+            return
         merged = _merge(row.handled.get(column), outcome)
         if merged != row.handled.get(column):
             row.handled[column] = merged
             row.revision = self.revision
+
+    def _has_room(self, cells: dict[str, str], column: str) -> bool:
+        """Whether ``cells`` (a row's, by column) may hold ``column``'s: as many cells as
+        there may be columns, those of columns gone (evicted by a flood of invented
+        replicas) making way first. So a frame stays bounded, forged receipts or not."""
+        if column in cells or len(cells) < self.columns.limit:
+            return True
+        for gone in [c for c in cells if c not in self.columns]:
+            del cells[gone]
+        return len(cells) < self.columns.limit
 
     def _new_row(self, message_id: str, seen: Seen) -> Row:
         self.counters.shown += 1

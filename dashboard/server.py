@@ -11,9 +11,14 @@ from starlette.types import ASGIApp
 
 from dashboard.app import create_app
 from dashboard.config import DashboardConfig
+from dashboard.connections import Guard, protocols
 from dashboard.hub import Hub
 
 log = logging.getLogger(__name__)
+# The page sends nothing on its WebSocket; a client that sends more than this in one
+# message is closed (1009) before the server buffers it. Pings and pongs are control
+# frames, outside this limit.
+MAX_CLIENT_MESSAGE_BYTES = 1024
 
 
 class DashboardServer(uvicorn.Server):
@@ -32,11 +37,17 @@ def uvicorn_config(
     app: ASGIApp, config: DashboardConfig, *, host: str = "0.0.0.0", lifespan: str = "on"
 ) -> uvicorn.Config:
     """How the dashboard is served (the tests serve the same way)."""
+    http, ws = protocols(Guard(config.max_connections_per_address, config.idle_timeout_seconds))
     return uvicorn.Config(
         app,
         host=host,
         port=config.listen_port,
-        ws="websockets-sansio",
+        http=http,
+        ws=ws,
+        ws_max_size=MAX_CLIENT_MESSAGE_BYTES,
+        # uvicorn's own timer for a keep-alive connection idle after a response; ours
+        # (dashboard.connections) covers a connection that never finishes a request.
+        timeout_keep_alive=config.idle_timeout_seconds,
         # A client that stops reading leaves a ping unanswered: it is closed within the
         # stall time even while its socket's buffers still take frames. (One whose buffers
         # are full is dropped by the hub: its send waits that long.)

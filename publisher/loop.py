@@ -25,7 +25,7 @@ from google.cloud.pubsub_v1.publisher.exceptions import FlowControlLimitError
 from common import tracing
 from common.config import PubSubConfig
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
-from common.logs import fields
+from common.logs import error_text, fields
 from common.outage import Outage, ShutdownRequested
 from common.provision import Provisioner
 from common.publishing import Publishes
@@ -117,8 +117,7 @@ class Publisher:
         try:
             message = checked(self._source(self._rng, self._sequence, self._publisher_id))
         except Exception as exc:  # the source's own code: its error skips this message
-            described = f"{type(exc).__name__}: {exc}"
-            self._failed(f"source {self._source_name}", self._sequence, described)
+            self._failed(f"source {self._source_name}", self._sequence, error_text(exc))
             return
         if message is None:  # nothing to send this time
             return
@@ -162,7 +161,7 @@ class Publisher:
         except Exception as exc:  # the future carries the client's final error
             if isinstance(exc, exceptions.NotFound):
                 self.topic_missing.set()
-            self._failed(message.description, message.sequence, f"{type(exc).__name__}: {exc}")
+            self._failed(message.description, message.sequence, error_text(exc))
             return
         with self._lock:
             failed, since, self._failing = self._failing, self._failing_since, 0

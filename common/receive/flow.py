@@ -10,7 +10,10 @@ what is in hand stays under ``max_bytes`` plus at most one pull's error of estim
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from common.config import read_float, read_int
 
 # The message size assumed before any has been seen: a first pull of big messages
 # cannot overshoot ``max_bytes`` by more than a few of them.
@@ -36,6 +39,22 @@ class FlowControl:
     def __post_init__(self) -> None:
         if self.max_messages < 1 or self.max_bytes < 1 or self.max_lease_seconds <= 0:
             raise ValueError(f"flow control limits must be positive: {self}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], max_messages: int) -> FlowControl:
+        """A consumer's: ``max_messages`` (each mode decides), SUBSCRIBER_MAX_BYTES and
+        MAX_LEASE_SECONDS (every consumer reads them); raises ``ConfigError``."""
+        defaults = cls()
+        most = 2**34  # 16 GiB
+        return cls(
+            max_messages=max_messages,
+            max_bytes=read_int(
+                env, "SUBSCRIBER_MAX_BYTES", defaults.max_bytes, minimum=2**20, maximum=most
+            ),
+            max_lease_seconds=read_float(
+                env, "MAX_LEASE_SECONDS", defaults.max_lease_seconds, minimum=1, maximum=86_400
+            ),
+        )
 
 
 class Flow:

@@ -25,7 +25,7 @@ from google.api_core import exceptions
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
-from common.logs import fields, reason
+from common.logs import error_text, fields
 from common.outage import ADMIN_CALL_TIMEOUT_SECONDS, ShutdownRequested
 from common.receive.acker import Acker
 from common.receive.flow import Flow, FlowControl
@@ -164,7 +164,7 @@ class ReceiveFuture:
                 log.error(
                     "callback failed on message_id=%s (%s); nacked",
                     message_id,
-                    reason(exc),
+                    error_text(exc),
                     extra=fields(event="callback failed", message_id=message_id),
                 )
                 message.nack()
@@ -177,7 +177,7 @@ class ReceiveFuture:
     def _fail(self, exc: Exception) -> None:
         if self._error is None:
             self._error = exc
-            log.error("receiving from %s failed: %s", self.subscription, reason(exc))
+            log.error("receiving from %s failed: %s", self.subscription, error_text(exc))
         self.cancel()
 
     def _shutdown(self) -> None:

@@ -2,8 +2,21 @@
 # README's single roles/pubsub.editor per service.
 
 locals {
-  replica_project = coalesce(var.replica_subscriptions_project_id, var.project_id)
-  topic           = google_pubsub_topic.topic
+  replica_project   = coalesce(var.replica_subscriptions_project_id, var.project_id)
+  dashboard_project = coalesce(var.dashboard_subscriptions_project_id, var.project_id)
+  # Where each account creates the subscriptions it owns: a project apiece, holding
+  # nothing else (variables.tf), since the grant there is project-wide.
+  own_subscriptions_projects = {
+    subscriber = local.replica_project
+    dashboard  = local.dashboard_project
+  }
+  # True when no account's project-wide grant reaches a subscription it does not own.
+  subscriptions_apart = (
+    local.replica_project != var.project_id
+    && local.dashboard_project != var.project_id
+    && local.replica_project != local.dashboard_project
+  )
+  topic = google_pubsub_topic.topic
   # Who publishes where.
   publishers = {
     "publisher/channel"           = ["publisher", "channel"]
@@ -66,12 +79,21 @@ resource "google_pubsub_topic_iam_member" "attacher" {
   member   = google_service_account.service[each.value[0]].member
 }
 
-# The fan-out replicas' and the dashboard's own subscriptions: see roles.tf.
+# The fan-out replicas' and the dashboard's own subscriptions, each in its own project:
+# see roles.tf. The plan fails rather than bind these where they would reach a
+# subscription the account does not own (unless var.allow_subscriptions_in_main_project).
 resource "google_project_iam_member" "fanout_replica" {
-  for_each = toset(["subscriber", "dashboard"])
-  project  = local.replica_project
-  role     = google_project_iam_custom_role.fanout_replica.name
+  for_each = local.own_subscriptions_projects
+  project  = each.value
+  role     = google_project_iam_custom_role.fanout_replica[each.value].name
   member   = google_service_account.service[each.key].member
+
+  lifecycle {
+    precondition {
+      condition     = local.subscriptions_apart || var.allow_subscriptions_in_main_project
+      error_message = "The replicas' and the dashboard's own subscriptions need a project each, apart from ${var.project_id} and from each other: set replica_subscriptions_project_id and dashboard_subscriptions_project_id (and the services' REPLICA_SUBSCRIPTIONS_PROJECT_ID to match), or allow_subscriptions_in_main_project = true to accept that their accounts can then consume and delete each other's subscriptions and tasks-workers and readings-sink. See deploy/terraform/README.md."
+    }
+  }
 }
 
 # The shared subscriptions: consume only (pull, ack, lease), each by its own consumers.

@@ -1,15 +1,20 @@
 # Custom roles instead of roles/pubsub.editor (which may delete any topic or subscription,
-# and read any). Pub/Sub's IAM has no conditions on resource names, so "its own
+# and read any). Pub/Sub's IAM has no conditions on resource names (IAM Conditions'
+# resource attributes cover Pub/Sub Lite, not Pub/Sub:
+# https://cloud.google.com/iam/docs/conditions-resource-attributes), so "its own
 # subscriptions on one topic" is built from two grants:
-#   - fanout_replica, on the project that holds the replicas' subscriptions: create
-#     subscriptions, read, pull/ack and delete them;
+#   - fanout_replica, on the project that holds the account's own subscriptions and
+#     nothing else: create subscriptions, read, pull/ack and delete them;
 #   - subscription_attacher, on the one topic only: a new subscription may be attached to
 #     that topic and no other (subscriptions.create also checks
 #     pubsub.topics.attachSubscription on the topic).
 # Neither can publish, touch topics, change IAM or snapshot.
 
+# A project's custom role can be granted in that project only: one per project of owned
+# subscriptions (one, if they share it).
 resource "google_project_iam_custom_role" "fanout_replica" {
-  project     = local.replica_project
+  for_each    = toset(values(local.own_subscriptions_projects))
+  project     = each.key
   role_id     = "pubsubFanoutReplica"
   title       = "pubsub-fanout replica: its own subscriptions"
   description = "Create, read, consume and delete subscriptions. Bind on the project of the replicas' subscriptions; with subscriptionAttacher on one topic, a replica subscribes to that topic only."

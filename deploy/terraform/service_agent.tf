@@ -45,11 +45,11 @@ resource "google_project_iam_member" "agent_acks_dead_lettered_replica_messages"
   project = local.replica_project
   role    = "roles/pubsub.subscriber"
   member  = local.replica_agent
-}
 
-check "replica_subscriptions_in_a_project_of_their_own" {
-  assert {
-    condition     = local.replica_project != var.project_id
-    error_message = "replica_subscriptions_project_id is unset: the replicas' custom role and the Pub/Sub service agent's subscriber grant are then project-wide in ${var.project_id}, reaching tasks-workers and readings-sink too. Set it, and the services' REPLICA_SUBSCRIPTIONS_PROJECT_ID to the same project; see deploy/terraform/README.md."
+  lifecycle {
+    precondition {
+      condition     = local.subscriptions_apart || var.allow_subscriptions_in_main_project
+      error_message = "This grant is project-wide in ${local.replica_project}: set replica_subscriptions_project_id to a project holding only the replicas' subscriptions, or allow_subscriptions_in_main_project = true (see deploy/terraform/README.md)."
+    }
   }
 }

@@ -5,14 +5,45 @@ variable "project_id" {
 
 variable "replica_subscriptions_project_id" {
   description = <<-EOT
-    The project where the fan-out replicas and the dashboard create their own short-lived
-    subscriptions. Least privilege wants a project holding nothing else: the replicas'
-    custom role and the Pub/Sub service agent's subscriber grant are bound on it, so neither
-    reaches the durable subscriptions. Null: the main project (see README: both grants are
-    then project-wide there).
+    The project where the fan-out replicas create their own short-lived subscriptions (the
+    subscriber's REPLICA_SUBSCRIPTIONS_PROJECT_ID). It must hold nothing else: the replicas'
+    custom role and the Pub/Sub service agent's subscriber grant are bound on the whole
+    project, Pub/Sub's IAM having no conditions on resource names. Required unless
+    allow_subscriptions_in_main_project.
   EOT
   type        = string
   default     = null
+  validation {
+    condition     = var.replica_subscriptions_project_id == null || can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.replica_subscriptions_project_id))
+    error_message = "replica_subscriptions_project_id must be a Google Cloud project ID."
+  }
+}
+
+variable "dashboard_subscriptions_project_id" {
+  description = <<-EOT
+    The project where the dashboard creates its own three subscriptions (its
+    REPLICA_SUBSCRIPTIONS_PROJECT_ID): a project of its own too, apart from the replicas',
+    so that the dashboard's account can consume and delete its own subscriptions and no
+    one else's. Required unless allow_subscriptions_in_main_project.
+  EOT
+  type        = string
+  default     = null
+  validation {
+    condition     = var.dashboard_subscriptions_project_id == null || can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.dashboard_subscriptions_project_id))
+    error_message = "dashboard_subscriptions_project_id must be a Google Cloud project ID."
+  }
+}
+
+variable "allow_subscriptions_in_main_project" {
+  description = <<-EOT
+    The shortcut, off by default: let the replicas' and the dashboard's subscriptions live
+    in the main project (or share one project), the two ids above then optional. Their
+    accounts' grants are project-wide, so each could then consume and delete the other's
+    subscriptions, and tasks-workers and readings-sink too. Without it, a plan that would
+    do so fails.
+  EOT
+  type        = bool
+  default     = false
 }
 
 variable "gke_project_id" {

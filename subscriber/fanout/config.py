@@ -13,7 +13,6 @@ from common.config import (
     ConfigError,
     PubSubConfig,
     read_choice,
-    read_flow_control,
     read_int,
     read_receipts_topic,
     read_str,
@@ -64,7 +63,7 @@ class FanoutConfig:
         return cls(
             pubsub=pubsub,
             dead_letter=DeadLetterConfig.from_env(env, pubsub.topic_id),
-            flow_control=read_flow_control(
+            flow_control=FlowControl.from_env(
                 env,
                 read_int(
                     env,

@@ -26,8 +26,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from common import tracing
-from common.logs import reason
+from common import logs, tracing
 from common.messages.receipts import Outcome
 from common.receive import Received
 from common.seams import Delivery, Handler
@@ -130,7 +129,7 @@ class Dispatcher:
             log_rejected(
                 log,
                 delivery.message_id,
-                reason(exc),
+                logs.error_text(exc, plain=(ValueError,)),
                 delivery.delivery_attempt,
                 self._max_delivery_attempts,
             )

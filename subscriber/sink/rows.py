@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from common.logs import error_text
 from common.messages.readings import decode
 from common.seams import Incoming, Row, RowMapper
 
@@ -97,8 +98,8 @@ def checked(row: object) -> Row:
 
 def reason(exc: Exception) -> str:
     """A ``ValueError``'s text says why a message is not one; anything else is a fault,
-    named by its class."""
-    return str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+    named by its class. Capped (``common.logs.error_text``): it is logged and stored."""
+    return error_text(exc, plain=(ValueError,))
 
 
 def split(batch: list[Incoming], mapper: RowMapper = reading_row) -> Rows:

@@ -1,5 +1,10 @@
 """The sink's PostgreSQL I/O: connect, migrate, and store a batch in one transaction.
 
+Two roles, least privilege (docs/durable-sink.md#roles): the migrations run on a
+connection of their own as the migration owner (``POSTGRES_MIGRATION_USER``), which owns
+the tables; the batches are written as the runtime role (``POSTGRES_USER``), which may
+only read and insert. With no migration user, one role does both.
+
 The rows' tables and columns come from the row mapper (``rows``): each statement is
 composed with quoted identifiers (``psycopg.sql``), values are always parameters, and
 every insert is ``ON CONFLICT (message_id) DO NOTHING``, so a redelivery adds nothing.
@@ -28,14 +33,14 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from common.logs import capped
 from subscriber.sink.config import DatabaseConfig
+from subscriber.sink.migrate import migrate
 from subscriber.sink.rows import KEY, MappedRow, RejectRow, Rows, refused
 from subscriber.sink.schema import MigrationSet, project_migrations
 
 log = logging.getLogger(__name__)
 
-# Any fixed number shared by every sink: pg_advisory_lock serialises their migrations.
-MIGRATION_LOCK = 4_176_130_001
 # A statement stuck longer than this (a lock, a hung server) fails and is retried,
 # rather than stalling the sink's loop, its heartbeat and its lease renewals.
 STATEMENT_TIMEOUT_MS = 30_000
@@ -50,10 +55,11 @@ INSERT_REJECT = """
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line: the error's class and PostgreSQL's primary message."""
+    """One line: the error's class and PostgreSQL's primary message (which may quote a
+    row's value: capped, as ``common.logs.error_text`` caps user code's errors)."""
     text = str(exc).strip()
     primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
-    return f"{type(exc).__name__}: {primary or (text.splitlines()[0] if text else '')}"
+    return capped(f"{type(exc).__name__}: {primary or (text.splitlines()[0] if text else '')}")
 
 
 def check_resolvable(host: str, timeout: float) -> None:
@@ -155,6 +161,30 @@ def _insert(
             return inserted
 
 
+def connection_settings(config: DatabaseConfig, user: str, password: str | None) -> dict[str, Any]:
+    """psycopg's connect arguments for ``config`` as ``user``."""
+    settings: dict[str, Any] = {
+        "host": config.host,
+        "port": config.port,
+        "dbname": config.dbname,
+        "user": user,
+        "connect_timeout": config.connect_timeout_seconds,
+        "application_name": "pubsub-fanout-sink",
+        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        # A peer that vanished without closing (a lost host) is noticed in ~25 s.
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "sslmode": config.sslmode,
+    }
+    if config.sslrootcert is not None:
+        settings["sslrootcert"] = config.sslrootcert
+    if password is not None:
+        settings["password"] = password
+    return settings
+
+
 class Store:
     def __init__(
         self, config: DatabaseConfig, migrations: tuple[MigrationSet, ...] | None = None
@@ -165,34 +195,25 @@ class Store:
         self._connection: psycopg.Connection[Any] | None = None
 
     def connect(self) -> None:
-        """Connect, if not connected, and bring the schema up to date."""
+        """Connect, if not connected, and bring the schema up to date (as the migration
+        owner, on a connection of its own, when there is one)."""
         if self._connection is not None and not self._connection.closed:
             return
         config = self._config
-        settings: dict[str, Any] = {
-            "host": config.host,
-            "port": config.port,
-            "dbname": config.dbname,
-            "user": config.user,
-            "connect_timeout": config.connect_timeout_seconds,
-            "application_name": "pubsub-fanout-sink",
-            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-            # A peer that vanished without closing (a lost host) is noticed in seconds,
-            # not at the kernel's default of hours (benchmarks/README.md).
-            "keepalives": 1,
-            "keepalives_idle": 10,
-            "keepalives_interval": 5,
-            "keepalives_count": 3,
-        }
-        if config.password is not None:
-            settings["password"] = config.password
         check_resolvable(config.host, config.connect_timeout_seconds)
-        connection = psycopg.connect(autocommit=True, **settings)
-        try:
-            self._migrate(connection)
-        except BaseException:
-            connection.close()
-            raise
+        runtime = connection_settings(config, config.user, config.password)
+        if config.migration_user is None or config.migration_user == config.user:
+            connection = psycopg.connect(autocommit=True, **runtime)
+            try:
+                migrate(connection, self._migrations)
+            except BaseException:
+                connection.close()
+                raise
+        else:
+            owner = connection_settings(config, config.migration_user, config.migration_password)
+            with psycopg.connect(autocommit=True, **owner) as migrating:
+                migrate(migrating, self._migrations, runtime_role=config.user)
+            connection = psycopg.connect(autocommit=True, **runtime)
         self._connection = connection
 
     def close(self) -> None:
@@ -201,18 +222,6 @@ class Store:
             with contextlib.suppress(psycopg.Error):
                 self._connection.close()
             self._connection = None
-
-    def _migrate(self, connection: psycopg.Connection[Any]) -> None:
-        # Two sinks starting together: the second waits here until the first has
-        # applied everything, then finds nothing left to do.
-        connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
-        try:
-            for migrations in self._migrations:
-                _apply(connection, migrations)
-        finally:
-            # A lost connection has released the lock with its session already.
-            with contextlib.suppress(psycopg.Error):
-                connection.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
     def write(self, rows: Rows) -> Written:
         """Store every row in one transaction; returns once it is committed."""
@@ -254,29 +263,3 @@ class Store:
                     bare = reject.without_attributes(describe_error(exc))
                     written.rejects |= _insert(cursor, INSERT_REJECT, [_reject_params(bare)])
         return written
-
-
-def _apply(connection: psycopg.Connection[Any], migrations: MigrationSet) -> None:
-    """Apply what ``migrations`` holds that its tracking table does not list yet."""
-    table = sql.Identifier(migrations.table)
-    connection.execute(
-        sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {} ("
-            " version integer PRIMARY KEY,"
-            " name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        ).format(table)
-    )
-    rows = connection.execute(sql.SQL("SELECT version FROM {}").format(table)).fetchall()
-    applied = {int(row[0]) for row in rows}
-    for migration in migrations.migrations:
-        if migration.version in applied:
-            continue
-        # One transaction each: a migration applies whole or not at all.
-        with connection.transaction():
-            connection.execute(migration.sql.encode())
-            connection.execute(
-                sql.SQL("INSERT INTO {} (version, name) VALUES (%s, %s)").format(table),
-                (migration.version, migration.name),
-            )
-        log.info("applied migration %s (%s)", migration.name, migrations.origin)

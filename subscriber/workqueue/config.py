@@ -10,7 +10,6 @@ from common.config import (
     ConfigError,
     PubSubConfig,
     read_float,
-    read_flow_control,
     read_int,
     read_resource_id,
 )
@@ -49,7 +48,7 @@ class WorkQueueConfig:
             env, "WORKER_PROCESSES", len(os.sched_getaffinity(0)), minimum=1, maximum=256
         )
         deadline = read_float(env, "TASK_DEADLINE_SECONDS", 60.0, minimum=1, maximum=86_400)
-        flow_control = read_flow_control(env, processes)
+        flow_control = FlowControl.from_env(env, processes)
         if flow_control.max_lease_seconds <= deadline:
             # A task's message would be let go, and given to another worker, while it runs.
             raise ConfigError(

@@ -24,7 +24,6 @@ from multiprocessing.process import BaseProcess
 
 from common import logs
 from common.loading import LoadError, load_callable
-from common.logs import clip
 from common.seams import Delivery
 
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -80,9 +79,9 @@ def _serve(conn: Connection, task_function: str, log_settings: LogSettings) -> N
                 if inspect.iscoroutine(result):
                     result.close()  # never awaited: say so here, not in a warning later
                 raise TypeError("the task function returned an awaitable: it must do the work")
-            outcome = Outcome(True, "" if result is None else str(result))
+            outcome = Outcome(True, "" if result is None else logs.capped(str(result)))
         except BaseException as exc:  # a sys.exit in the task fails the task, not the process
-            outcome = Outcome(False, clip(f"{type(exc).__name__}: {exc}"))
+            outcome = Outcome(False, logs.error_text(exc))
         try:
             conn.send(outcome)
         except (BrokenPipeError, ConnectionResetError):

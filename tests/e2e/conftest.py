@@ -1,6 +1,6 @@
 """The real compose stack in a real Docker Engine (``tests.support.compose``).
 
-The stack is built from a copy of the project holding a (fake) ``sa.json``, as a user's
+The stack is built from a copy of the project holding (fake) ``sa-*.json`` keys, as a user's
 checkout would, so the tests can prove the key never reaches an image.
 """
 
@@ -54,6 +54,10 @@ def replica_subscriptions(stack: Stack, topic: str = "channel") -> list[str]:
     return [s for s in stack.subscriptions() if s.removeprefix(f"{topic}-") in hosts]
 
 
+# docker-compose.gcp.yml's keys, one per service.
+GCP_KEYS = ("publisher", "subscriber", "dashboard")
+
+
 def copy_project(destination: Path) -> None:
     ignore = shutil.ignore_patterns(
         ".git",
@@ -64,10 +68,12 @@ def copy_project(destination: Path) -> None:
         ".ruff_cache",
         "test-artifacts",
         "sa.json",
+        "sa-*.json",
     )
     shutil.copytree(ROOT, destination, ignore=ignore)
-    # A key in the checkout, as a user running against real Google Cloud has one.
-    shutil.copy(ROOT / "sa.json.example", destination / "sa.json")
+    # A key per service in the checkout, as a user running against real Google Cloud has.
+    for service in GCP_KEYS:
+        shutil.copy(ROOT / "sa.json.example", destination / f"sa-{service}.json")
 
 
 @pytest.fixture(scope="session")

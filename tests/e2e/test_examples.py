@@ -18,7 +18,15 @@ from google.cloud import pubsub_v1
 from common.config import EMULATOR_DEFAULT_PROJECT
 from examples.config_broadcast.source import update
 from tests.e2e.conftest import ARTIFACTS, CHECKOUT, stack_for_test
-from tests.support.compose import OVERRIDES, Stack, docker, inspect, logs, running_stack
+from tests.support.compose import (
+    EMULATOR_PORT,
+    OVERRIDES,
+    Stack,
+    docker,
+    inspect,
+    logs,
+    running_stack,
+)
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +52,8 @@ def examples_stack(project_copy: Path) -> Iterator[Stack]:
         "RECEIVER_SLOW_EVERY": "0",
     }
     new = stack_for_test(project_copy, "pubsub-examples-e2e", settings, ("workqueue", "sink"))
-    new = dataclasses.replace(new, files=("docker-compose.yml", "examples/compose.yml", *OVERRIDES))
+    files = ("docker-compose.yml", EMULATOR_PORT, "examples/compose.yml", *OVERRIDES)
+    new = dataclasses.replace(new, files=files)
     scale = ("--scale", f"subscriber={REPLICAS}", "--scale", "worker=1")
     with running_stack(new, *scale, ready=("subscriber", REPLICAS), artifacts=ARTIFACTS) as running:
         wait_for(

@@ -20,9 +20,10 @@ from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 OUTAGE_SECONDS = 15
-# Reads the password from the container's own secret, so it is in no command line.
+# As the sink's runtime role (it may read its tables), the password read from the
+# container's own secret, so it is in no command line.
 PSQL = (
-    'PGPASSWORD="$(cat /run/secrets/postgres-password)" '
+    'PGPASSWORD="$(cat /run/secrets/postgres-sink-password)" '
     'exec psql --host=localhost --username=sink --dbname=readings -At -c "$1"'
 )
 
@@ -142,3 +143,23 @@ def test_a_stopped_sink_exits_zero_and_the_subscription_stays(sink_stack: Stack)
     assert seconds < 12, f"docker stop took {seconds:.1f}s"
     assert "sink stopped:" in logs(sink)
     assert "readings-sink" in sink_stack.subscriptions()
+
+
+def test_the_sink_writes_as_a_role_of_its_own_that_can_do_little(sink_stack: Stack) -> None:
+    """The compose file's roles, as the postgres image's first start made them
+    (deploy/postgres/initdb.d): the sink's runtime role is no superuser, owns nothing, and
+    cannot run shell commands on the database's machine or change what is stored."""
+    assert psql(sink_stack, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == ["f"]
+    owners = psql(sink_stack, "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname='public'")
+    assert owners == ["sink_owner"]
+    refusals = {
+        "COPY (SELECT 1) TO PROGRAM 'id'": "must be superuser or have privileges of",
+        "DELETE FROM readings": "permission denied",
+        "CREATE ROLE x": "permission denied",
+    }
+    for statement, refusal in refusals.items():
+        result = sink_stack(
+            "exec", "-T", "postgres", "sh", "-c", PSQL, "psql", statement, check=False
+        )
+        assert result.returncode != 0, statement
+        assert refusal in result.stderr, result.stderr

@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from tests.e2e.conftest import replica_subscriptions
+from tests.e2e.conftest import GCP_KEYS, replica_subscriptions
 from tests.support import ROOT
 from tests.support.compose import Stack, docker, inspect, logs
 from tests.support.logs import message_ids
@@ -74,7 +74,10 @@ def test_images_run_as_non_root_without_the_key(stack: Stack, service: str) -> N
 
     paths = layer_paths(image)
     assert any(path.endswith("common/health.py") for path in paths), "the scan saw the layers"
-    secrets = {"sa.json", "postgres-password.txt"}
+    secrets = {
+        *(f"sa-{service}.json" for service in GCP_KEYS),
+        *(path.name for path in (ROOT / "secrets").glob("*.txt")),
+    }
     leaked = [path for path in paths if PurePosixPath(path).name.removeprefix(".wh.") in secrets]
     assert leaked == [], "the build context held a secret; .dockerignore must keep it out"
 
@@ -88,14 +91,24 @@ def test_images_run_as_non_root_without_the_key(stack: Stack, service: str) -> N
 
 def test_every_container_is_hardened_and_published_on_loopback_only(stack: Stack) -> None:
     """As the engine reports them: read-only root filesystems, no new privileges, no
-    capabilities; the emulator's and the live view's ports bound to 127.0.0.1 alone,
-    and answering there."""
+    capabilities, memory and process limits, rotated logs; the live view's port bound to
+    127.0.0.1 alone and answering there, and the emulator's only as the opt-in file
+    (docker-compose.emulator-port.yml) publishes it, on loopback too."""
     for service in ("emulator", "publisher", "subscriber", "dashboard"):
         for container in stack.containers(service):
             assert inspect(container, "{{.HostConfig.ReadonlyRootfs}}") == "true", service
             assert inspect(container, "{{json .HostConfig.CapDrop}}") == '["ALL"]', service
             options = inspect(container, "{{json .HostConfig.SecurityOpt}}")
             assert "no-new-privileges:true" in options, service
+            assert int(inspect(container, "{{.HostConfig.Memory}}")) > 0, service
+            assert int(inspect(container, "{{.HostConfig.PidsLimit}}")) > 0, service
+            log_config = json.loads(inspect(container, "{{json .HostConfig.LogConfig}}"))
+            assert log_config == {
+                "Type": "json-file",
+                "Config": {"max-file": "3", "max-size": "10m"},
+            }, service
+            tmpfs = json.loads(inspect(container, "{{json .HostConfig.Tmpfs}}"))
+            assert "size=" in tmpfs["/tmp"], service
     for service, path in (("emulator", "/"), ("dashboard", "/healthz")):
         (container,) = stack.containers(service)
         bindings = json.loads(inspect(container, "{{json .NetworkSettings.Ports}}"))
@@ -149,7 +162,7 @@ def test_gcp_file_mounts_the_key_read_only_and_fails_clearly_on_a_bad_one(stack:
         "if line.split()[1] == p])"
     )
     # A key only its owner can read, that owner the services' user (docs/google-cloud.md).
-    key = stack.directory / "sa.json"
+    key = stack.directory / "sa-subscriber.json"
     os.chown(key, 10001, 10001)
     key.chmod(0o400)
     stack.env["GCP_PROJECT_ID"] = "my-gcp-project"
@@ -166,15 +179,15 @@ def test_gcp_file_mounts_the_key_read_only_and_fails_clearly_on_a_bad_one(stack:
             files=files,
         ).stdout
         # Read by the services' user, its owner; nobody else may; mounted read-only.
-        expected = "/run/secrets/gcp-service-account 0o400 10001 10001 ['ro']"
+        expected = "/run/secrets/gcp-key 0o400 10001 10001 ['ro']"
         assert mounted.strip().endswith(expected), mounted
-        # sa.json here is the example, not a real key: the service must say so and stop.
+        # The key here is the example, not a real one: the service must say so and stop.
         result = stack("run", "--rm", "--no-deps", "subscriber", files=files, check=False)
     finally:
         del stack.env["GCP_PROJECT_ID"]
     output = result.stdout + result.stderr
     assert result.returncode == 2, output
-    assert "cannot load Google Cloud credentials from /run/secrets/gcp-service-account" in output
+    assert "cannot load Google Cloud credentials from /run/secrets/gcp-key" in output
     assert "Traceback" not in output
 
 

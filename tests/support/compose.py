@@ -19,12 +19,11 @@ from tests.support.environment import clean_env
 from tests.support.waiting import wait_for
 
 # Overrides of docker-compose.yml for this machine, never for users: image builds reach
-# PyPI through the host's network (containers here have no route out), and the local
-# stand-in for the postgres image runs as the compose file runs the official one.
-OVERRIDES = (
-    "tests/support/compose.build-on-host-network.yml",
-    "tests/support/compose.postgres-standin.yml",
-)
+# PyPI through the host's network (containers here have no route out).
+OVERRIDES = ("tests/support/compose.build-on-host-network.yml",)
+# The emulator's port on the host, as a user opts in to it for tools: the tests publish
+# and list subscriptions through it.
+EMULATOR_PORT = "docker-compose.emulator-port.yml"
 COMMAND_TIMEOUT_SECONDS = 600
 READY_TIMEOUT_SECONDS = 120
 
@@ -100,7 +99,7 @@ class Stack:
     emulator_port: int
     project: str
     profiles: tuple[str, ...] = ()
-    files: tuple[str, ...] = field(default=("docker-compose.yml", *OVERRIDES))
+    files: tuple[str, ...] = field(default=("docker-compose.yml", EMULATOR_PORT, *OVERRIDES))
 
     def __call__(
         self, *args: str, files: tuple[str, ...] | None = None, check: bool = True

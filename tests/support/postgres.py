@@ -20,12 +20,19 @@ from typing import Any
 
 import psycopg
 
+from tests.support import ROOT
 from tests.support.emulator import free_port
 
 USER = "sink"
 DATABASE = "readings"
 PASSWORD = "test-only-password"
 COMMAND_TIMEOUT_SECONDS = 60
+# The project's own script that makes the sink's two roles (compose runs it at the
+# postgres image's first start); here ``USER`` is the server's superuser, so the roles get
+# names of their own.
+ROLES_SCRIPT = ROOT / "deploy" / "postgres" / "initdb.d" / "10-sink-roles.sh"
+MIGRATION_USER = "sink_owner"
+RUNTIME_USER = "sink_writer"
 
 
 class PostgresUnavailable(RuntimeError):
@@ -137,16 +144,57 @@ class PostgresServer:
             "POSTGRES_USER": USER,
         }
 
-    def connect(self, dbname: str = DATABASE) -> psycopg.Connection[Any]:
+    def connect(
+        self, dbname: str = DATABASE, user: str = USER, password: str = PASSWORD
+    ) -> psycopg.Connection[Any]:
         return psycopg.connect(
             host="127.0.0.1",
             port=self.port,
             dbname=dbname,
-            user=USER,
-            password=PASSWORD,
+            user=user,
+            password=password,
             autocommit=True,
             connect_timeout=5,
         )
+
+    def create_sink_roles(self, folder: Path) -> dict[str, str]:
+        """Run the project's roles script as the compose file does (as the superuser, its
+        passwords in files); the sink's environment for the two roles it makes, their
+        password files (holding ``PASSWORD``) in ``folder``."""
+        files = {}
+        for role in (MIGRATION_USER, RUNTIME_USER):
+            files[role] = folder / f"{role}-password.txt"
+            files[role].write_text(PASSWORD + "\n")
+        psql = self.bin / "psql" if (self.bin / "psql").exists() else Path("/usr/bin/psql")
+        env = {
+            "PATH": f"{psql.parent}:/usr/bin:/bin",
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(self.port),
+            "PGPASSWORD": PASSWORD,
+            "POSTGRES_USER": USER,
+            "POSTGRES_DB": DATABASE,
+            "SINK_MIGRATION_USER": MIGRATION_USER,
+            "SINK_MIGRATION_PASSWORD_FILE": str(files[MIGRATION_USER]),
+            "SINK_USER": RUNTIME_USER,
+            "SINK_PASSWORD_FILE": str(files[RUNTIME_USER]),
+        }
+        result = subprocess.run(
+            ["sh", str(ROLES_SCRIPT)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"{ROLES_SCRIPT.name} failed:\n{result.stdout}\n{result.stderr}")
+        return {
+            **self.settings(),
+            "POSTGRES_USER": RUNTIME_USER,
+            "POSTGRES_PASSWORD_FILE": str(files[RUNTIME_USER]),
+            "POSTGRES_MIGRATION_USER": MIGRATION_USER,
+            "POSTGRES_MIGRATION_PASSWORD_FILE": str(files[MIGRATION_USER]),
+        }
 
 
 def _parent(stat: Path) -> int:

@@ -78,7 +78,7 @@ def test_sink_demo_stores_in_a_pinned_health_checked_postgres(compose: dict[str,
     postgres, sink = services["postgres"], services["sink"]
     assert re.fullmatch(r"postgres:\d+\.\d+-\w+", postgres["image"]), "official, pinned"
     assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
-    (volume,) = postgres["volumes"]
+    volume = postgres["volumes"][0]
     name, mount = volume.split(":")
     assert name in compose["volumes"], "data in a named volume"
     assert mount == "/var/lib/postgresql/data"
@@ -92,15 +92,28 @@ def test_sink_demo_stores_in_a_pinned_health_checked_postgres(compose: dict[str,
     assert publisher["depends_on"] == {"sink": {"condition": "service_healthy"}}
     assert publisher["environment"]["PUBLISHER_MODE"] == "readings"
     assert publisher["environment"]["PUBSUB_TOPIC"] == sink["environment"]["PUBSUB_TOPIC"]
-    # The password reaches both as a secret file, never as a plain variable.
+    # Three roles, each password a secret file, never a plain variable: the superuser's for
+    # the database alone; the sink writes as the runtime role and migrates as the owner,
+    # both made by the project's roles script on an empty volume.
+    db, env = postgres["environment"], sink["environment"]
+    assert (db["POSTGRES_USER"], db["POSTGRES_DB"]) == ("postgres", env["POSTGRES_DB"])
+    assert db["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres-admin-password"
+    assert (env["POSTGRES_USER"], env["POSTGRES_MIGRATION_USER"]) == (
+        db["SINK_USER"],
+        db["SINK_MIGRATION_USER"],
+    )
+    assert env["POSTGRES_PASSWORD_FILE"] == db["SINK_PASSWORD_FILE"]
+    assert env["POSTGRES_MIGRATION_PASSWORD_FILE"] == db["SINK_MIGRATION_PASSWORD_FILE"]
+    assert "postgres-admin-password" not in sink["secrets"], "never the superuser's"
     for service in (postgres, sink):
-        (secret,) = service["secrets"]
-        assert service["environment"]["POSTGRES_PASSWORD_FILE"] == f"/run/secrets/{secret}"
         assert "POSTGRES_PASSWORD" not in service["environment"]
-        for key in ("POSTGRES_USER", "POSTGRES_DB"):
-            assert service["environment"][key] == postgres["environment"][key]
-    password_file = ROOT / compose["secrets"]["postgres-password"]["file"]
-    assert password_file.read_text().strip(), "the demo password file is committed"
+        for secret in service["secrets"]:
+            files = [v for k, v in service["environment"].items() if k.endswith("_FILE")]
+            assert f"/run/secrets/{secret}" in files
+    assert "./deploy/postgres/initdb.d:/docker-entrypoint-initdb.d:ro" in postgres["volumes"]
+    for secret in compose["secrets"].values():
+        assert (ROOT / secret["file"]).read_text().strip(), "the demo password files"
+    assert env["POSTGRES_SSLMODE"] == "${POSTGRES_SSLMODE:-prefer}"
 
 
 def test_gcp_file_runs_the_same_services_without_the_emulator(
@@ -114,12 +127,22 @@ def test_gcp_file_runs_the_same_services_without_the_emulator(
         assert "depends_on" not in gcp
         assert "PUBSUB_EMULATOR_HOST" not in gcp["environment"]
         assert set(local["environment"]) - {"PUBSUB_EMULATOR_HOST"} == set(gcp["environment"]) - {
-            "GOOGLE_APPLICATION_CREDENTIALS"
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "REPLICA_SUBSCRIPTIONS_PROJECT_ID",
         }
         assert gcp["environment"]["LOG_FORMAT"] == "${LOG_FORMAT:-json}", "Cloud Logging's"
         (secret,) = gcp["secrets"]
-        assert gcp["environment"]["GOOGLE_APPLICATION_CREDENTIALS"] == f"/run/secrets/{secret}"
-        assert compose_gcp["secrets"][secret] == {"file": "./sa.json"}
+        target = f"/run/secrets/{secret['target']}"
+        assert gcp["environment"]["GOOGLE_APPLICATION_CREDENTIALS"] == target
+        assert compose_gcp["secrets"][secret["source"]] == {"file": f"./sa-{name}.json"}
+    # The subscriptions a process owns, each account's in a project of its own.
+    services = compose_gcp["services"]
+    assert services["subscriber"]["environment"]["REPLICA_SUBSCRIPTIONS_PROJECT_ID"] == (
+        "${REPLICA_SUBSCRIPTIONS_PROJECT_ID:-}"
+    )
+    assert services["dashboard"]["environment"]["REPLICA_SUBSCRIPTIONS_PROJECT_ID"] == (
+        "${DASHBOARD_SUBSCRIPTIONS_PROJECT_ID:-}"
+    )
 
 
 def dockerfile(name: str) -> str:

@@ -125,3 +125,35 @@ def test_a_burst_of_batched_lines_is_written_without_waiting(output: io.StringIO
     lines = output.getvalue().splitlines()
     assert len(lines) == logs.MAX_BATCHED_LINES
     assert json.loads(lines[-1])["message_id"] == str(logs.MAX_BATCHED_LINES - 1)
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_user_code_errors_are_capped_where_they_enter_a_line() -> None:
+    huge = ValueError("x" * 300_000)
+    text = logs.error_text(huge)
+    assert text.startswith("ValueError: xxx")
+    assert len(text) < logs.MAX_ERROR_CHARS + 40
+    more = 300_000 + len("ValueError: ") - logs.MAX_ERROR_CHARS
+    assert text.endswith(f"... ({more:,} more characters)")
+    # A ValueError says why a message is not one: its text alone, where the caller says so.
+    assert logs.error_text(ValueError("not JSON"), plain=(ValueError,)) == "not JSON"
+    assert logs.error_text(KeyError("k")) == "KeyError: 'k'"
+    # An error whose text cannot be had is named by its class, not raised again.
+    assert logs.error_text(Unprintable()).startswith("Unprintable: (its text cannot be shown")
+    assert logs.capped("short") == "short"
+
+
+def test_a_capped_error_stays_one_short_line_in_json(output: io.StringIO) -> None:
+    logs.configure("INFO", "json")
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(output)
+    logging.getLogger("t").warning("rejected: %s", logs.error_text(RuntimeError("\n" * 5000)))
+    line = output.getvalue().strip()
+    assert "\n" not in line
+    # Each newline is escaped ("\\n"), then JSON-encoded ("\\\\n"): three characters at most.
+    assert len(line) < 3 * logs.MAX_ERROR_CHARS + 300

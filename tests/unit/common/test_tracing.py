@@ -3,8 +3,12 @@ is a configuration error, not a traceback."""
 
 from __future__ import annotations
 
+import logging
+import signal
 import subprocess
 import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ from google.pubsub_v1.types import PubsubMessage, ReceivedMessage
 
 from common import tracing
 from common.config import ConfigError, PubSubConfig
+from common.service import run_service
 from tests.support import ROOT
 from tests.support.environment import clean_env
 
@@ -64,3 +69,45 @@ def test_cloud_trace_without_credentials_is_a_configuration_error(tmp_path: Path
     assert result.returncode == 2, output
     assert "TRACING=cloud-trace needs Google Cloud credentials" in output
     assert "Traceback" not in output
+
+
+def test_an_image_without_the_exporter_stops_with_a_line_naming_tracing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As in an image built without the tracing extra: the exporter does not import.
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.grpc.trace_exporter", None)
+    with pytest.raises(ConfigError, match=r"TRACING=otlp: this image has no otlp exporter"):
+        tracing.configure("otlp", "publisher", "local-project")
+    assert not tracing.enabled()
+
+
+@dataclass(frozen=True)
+class Settings:
+    pubsub: PubSubConfig
+
+
+def test_a_service_that_makes_no_spans_ignores_tracing_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The dashboard's image has no exporter at all: TRACING=otlp crashed it once.
+    monkeypatch.setitem(sys.modules, "opentelemetry.exporter.otlp.proto.grpc.trace_exporter", None)
+    for name, value in {**EMULATOR, "TRACING": "otlp"}.items():
+        monkeypatch.setenv(name, value)
+    ran: list[str] = []
+
+    def run(config: Settings, _stop: threading.Event, _host: str) -> int:
+        ran.append(config.pubsub.tracing)
+        return 0
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        status = run_service(
+            "dashboard", lambda env: Settings(PubSubConfig.from_env(env)), run, traces=False
+        )
+    finally:
+        logging.basicConfig(force=True)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert (status, ran) == (0, ["otlp"])
+    assert not tracing.enabled()
+    assert "TRACING=otlp does not apply to the dashboard" in capsys.readouterr().out

@@ -1,5 +1,5 @@
 from common.messages.receipts import Receipt, Sender, Totals
-from dashboard.columns import MAX_GONE, Columns
+from dashboard.columns import MAX_EVERY_SECONDS, MAX_GONE, SILENT_AFTER, SLACK_SECONDS, Columns
 
 ZERO = Totals(0, 0)
 
@@ -64,3 +64,27 @@ def test_changes_are_stamped_with_their_revision() -> None:
     assert not columns.changed_since(1), "an announcement that changes nothing"
     columns.apply(receipt("a-1", "alive", totals=Totals(1, 0)), now=1.0, revision=3)
     assert columns.changed_since(2)
+
+
+def test_columns_are_capped_the_least_recently_heard_going_first() -> None:
+    columns = Columns(limit=3)
+    for i, sub in enumerate(["a", "b", "c"]):
+        columns.apply(receipt(sub, "joined"), now=float(i), revision=i + 1)
+    columns.apply(receipt("a", "alive"), now=10.0, revision=4)  # a heard again: b is quietest
+    columns.apply(receipt("d", "joined"), now=11.0, revision=5)
+    assert [column.id for column in columns] == ["a", "c", "d"]
+    assert columns.set_revision == 5
+    assert "b" not in columns
+    # An evicted replica is back at its next announcement, evicting the next quietest.
+    columns.apply(receipt("b", "alive"), now=12.0, revision=6)
+    assert sorted(column.id for column in columns) == ["a", "b", "d"]
+
+
+def test_a_receipt_cannot_keep_a_column_joined_for_hours() -> None:
+    columns = Columns()
+    forged = Receipt("alive", Sender("host", "x-1", "s1"), ZERO, "t", 3600.0)
+    columns.apply(forged, now=0.0, revision=1)
+    silent_at = SILENT_AFTER * MAX_EVERY_SECONDS + SLACK_SECONDS
+    assert not columns.expire(silent_at - 0.1, revision=2)
+    assert columns.expire(silent_at + 0.1, revision=3)
+    assert statuses(columns) == {"x-1": "silent"}

@@ -42,3 +42,36 @@ def test_origins_are_listed_or_any() -> None:
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         DashboardConfig.from_env({**EMULATOR, name: value})
+
+
+def test_security_defaults() -> None:
+    config = DashboardConfig.from_env(EMULATOR)
+    assert config.allowed_hosts == ("localhost", "127.0.0.1", "[::1]"), "loopback names only"
+    assert (config.max_replicas, config.max_connections_per_address) == (32, 16)
+    assert config.idle_timeout_seconds == 10
+
+
+def test_allowed_hosts_are_names_patterns_or_any() -> None:
+    env = {**EMULATOR, "DASHBOARD_ALLOWED_HOSTS": "Dash.Example.com, *.corp.example,10.0.0.5,[::1]"}
+    config = DashboardConfig.from_env(env)
+    assert config.allowed_hosts == ("dash.example.com", "*.corp.example", "10.0.0.5", "[::1]")
+    any_host = DashboardConfig.from_env({**EMULATOR, "DASHBOARD_ALLOWED_HOSTS": "*"})
+    assert any_host.allowed_hosts == ("*",)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DASHBOARD_ALLOWED_HOSTS", "http://dash.example"),
+        ("DASHBOARD_ALLOWED_HOSTS", "dash.example:8080"),
+        ("DASHBOARD_ALLOWED_HOSTS", "*dash.example"),
+        ("DASHBOARD_ALLOWED_HOSTS", "dash.example/path"),
+        ("DASHBOARD_MAX_REPLICAS", "0"),
+        ("DASHBOARD_MAX_CONNECTIONS_PER_ADDRESS", "0"),
+        ("DASHBOARD_IDLE_TIMEOUT_SECONDS", "0.5"),
+        ("DASHBOARD_IDLE_TIMEOUT_SECONDS", "601"),
+    ],
+)
+def test_bad_security_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        DashboardConfig.from_env({**EMULATOR, name: value})

@@ -61,3 +61,54 @@ def test_an_empty_password_file_is_an_error(tmp_path: Path) -> None:
     empty.write_text("\n")
     with pytest.raises(ConfigError, match=r"^POSTGRES_PASSWORD_FILE=.* is empty"):
         load({**SINK, "POSTGRES_PASSWORD_FILE": str(empty)})
+
+
+CERTIFICATE = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def test_roles_and_tls_settings(tmp_path: Path) -> None:
+    owner = tmp_path / "owner.txt"
+    owner.write_text("owner-secret\n")
+    root = tmp_path / "root.crt"
+    root.write_text(CERTIFICATE)
+    config = SinkConfig.from_env(
+        {
+            **SINK,
+            "POSTGRES_MIGRATION_USER": "sink_owner",
+            "POSTGRES_MIGRATION_PASSWORD_FILE": str(owner),
+            "POSTGRES_SSLMODE": "verify-full",
+            "POSTGRES_SSLROOTCERT": str(root),
+        }
+    )
+    database = config.database
+    assert (database.migrates_as, database.migration_password) == ("sink_owner", "owner-secret")
+    assert (database.sslmode, database.sslrootcert) == ("verify-full", str(root))
+    assert "owner-secret" not in repr(config)
+    defaults = SinkConfig.from_env(SINK).database
+    assert (defaults.migrates_as, defaults.sslmode, defaults.sslrootcert) == (
+        "sink",
+        "prefer",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "variable"),
+    [
+        ({"POSTGRES_SSLMODE": "verify"}, "POSTGRES_SSLMODE"),
+        ({"POSTGRES_SSLMODE": "verify-full"}, "POSTGRES_SSLMODE=verify-full needs"),
+        ({"POSTGRES_SSLMODE": "verify-ca"}, "POSTGRES_SSLMODE=verify-ca needs"),
+        ({"POSTGRES_SSLROOTCERT": "/nonexistent/root.crt"}, "POSTGRES_SSLROOTCERT"),
+        ({"POSTGRES_SSLROOTCERT": "/etc/hostname"}, "POSTGRES_SSLROOTCERT"),
+        ({"POSTGRES_MIGRATION_PASSWORD_FILE": "/etc/hostname"}, "POSTGRES_MIGRATION_PASSWORD_FILE"),
+        (
+            {"POSTGRES_MIGRATION_USER": "o", "POSTGRES_MIGRATION_PASSWORD_FILE": "/nonexistent"},
+            "POSTGRES_MIGRATION_PASSWORD_FILE",
+        ),
+    ],
+)
+def test_bad_role_and_tls_settings_name_the_variable(
+    settings: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable}"):
+        load({**SINK, **settings})
