@@ -70,7 +70,12 @@ def run_service(
         return EXIT_CONFIG_ERROR
     try:
         return run(config, stop, host)
-    except (DefaultCredentialsError, ProvisioningConflict, exceptions.GoogleAPICallError) as exc:
+    except (
+        ConfigError,
+        DefaultCredentialsError,
+        ProvisioningConflict,
+        exceptions.GoogleAPICallError,
+    ) as exc:
         return _refused(log, config.pubsub, exc)
     finally:
         tracing.shutdown()
@@ -89,6 +94,8 @@ def _refused(log: logging.Logger, pubsub: PubSubConfig, exc: Exception) -> int:
             "(docs/google-cloud.md lists the roles each service needs)",
             exc,
         )
+    elif isinstance(exc, ConfigError):  # a setting found wrong only once used
+        log.critical("configuration error: %s", exc, extra=logs.fields(event="configuration error"))
     elif isinstance(exc, ProvisioningConflict):
         log.critical("%s", exc, extra=logs.fields(event="provisioning conflict"))
     else:

@@ -9,11 +9,13 @@ database is unavailable the batch is kept, retried with backoff (``common.outage
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
 import psycopg
 
+from common.config import ConfigError
 from common.logs import fields
 from common.outage import Outage
 from common.receive import Received
@@ -27,6 +29,14 @@ log = logging.getLogger(__name__)
 
 # A database call running this long is reported: one line, and not ready (sink.writer).
 ANSWER_SECONDS = 10.0
+# A login refused: a wrong password, no such role, one that may not log in. libpq gives
+# no SQLSTATE for an error while connecting, only the server's message (in English by
+# default, as PostgreSQL's lc_messages is in the official image).
+REFUSED_LOGIN = re.compile(r"authentication failed|role \S+ does not exist|not permitted to log in")
+
+
+def refused_login(exc: psycopg.Error) -> bool:
+    return exc.sqlstate in ("28P01", "28000") or bool(REFUSED_LOGIN.search(str(exc)))
 
 
 class Storing:
@@ -82,6 +92,12 @@ class Storing:
         try:
             written = self._writer.poll()
         except psycopg.Error as exc:
+            if refused_login(exc):  # a setting to fix, not an outage to wait out
+                user = self._config.database.user
+                raise ConfigError(
+                    f"PostgreSQL refused the login of {user} (POSTGRES_USER, "
+                    f"POSTGRES_PASSWORD_FILE, POSTGRES_MIGRATION_*): {describe_error(exc)}"
+                ) from None
             # Hold what is in hand: flow control pulls nothing more once it is full.
             self._outage.failed(describe_error(exc), f"holding {len(self.held)} messages")
             return False

@@ -18,17 +18,13 @@ def start_sink(
 ) -> ServiceProcess:
     password_file = services.tmp_path / "postgres-password.txt"
     password_file.write_text(PASSWORD + "\n")
-    sink = services.start(
-        "subscriber",
-        topic,
-        SUBSCRIPTION_MODE="sink",
-        POSTGRES_PASSWORD_FILE=str(password_file),
-        ACK_DEADLINE_SECONDS="10",
-        DB_RETRY_MAX_SECONDS="2",
-        **server.settings(),
-        **settings,
-    )
-    return sink
+    defaults = {
+        "SUBSCRIPTION_MODE": "sink",
+        "POSTGRES_PASSWORD_FILE": str(password_file),
+        "ACK_DEADLINE_SECONDS": "10",
+        "DB_RETRY_MAX_SECONDS": "2",
+    }
+    return services.start("subscriber", topic, **{**defaults, **server.settings(), **settings})
 
 
 def publish(publisher: pubsub_v1.PublisherClient, topic: str, data: bytes, **attrs: str) -> str:
