@@ -65,7 +65,21 @@ MAX_REASON_CHARACTERS = 1000
 def reason(exc: BaseException) -> str:
     """An error as the reason in a log line: a ``ValueError``'s text alone (it says why a
     message is not one), any other's class too; ``clip``ped."""
-    return clip(str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}")
+    return clip(_text(exc)) if isinstance(exc, ValueError) else described(exc)
+
+
+def described(exc: BaseException) -> str:
+    """An error's class and text, ``clip``ped: ``SystemExit: 2``, ``KeyboardInterrupt``."""
+    text = _text(exc)
+    return clip(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def _text(exc: BaseException) -> str:
+    # User code's exception may break its own __str__; its class still says enough.
+    try:
+        return str(exc)
+    except Exception:
+        return "(its text cannot be read)"
 
 
 def clip(text: str) -> str:

@@ -125,3 +125,22 @@ def test_a_burst_of_batched_lines_is_written_without_waiting(output: io.StringIO
     lines = output.getvalue().splitlines()
     assert len(lines) == logs.MAX_BATCHED_LINES
     assert json.loads(lines[-1])["message_id"] == str(logs.MAX_BATCHED_LINES - 1)
+
+
+def test_an_error_as_a_reason_keeps_its_class_but_a_value_errors() -> None:
+    assert logs.reason(ValueError("body is not JSON")) == "body is not JSON"
+    assert logs.reason(KeyError("total")) == "KeyError: 'total'"
+    assert logs.described(ValueError("bad")) == "ValueError: bad"
+    assert logs.described(SystemExit(0)) == "SystemExit: 0"
+    assert logs.described(KeyboardInterrupt()) == "KeyboardInterrupt"
+    long = logs.reason(RuntimeError("x" * 5000))
+    assert long.endswith("… (5014 characters)")
+    assert len(long) < logs.MAX_REASON_CHARACTERS + 30
+
+
+def test_an_error_whose_text_cannot_be_read_is_named_by_its_class() -> None:
+    class Broken(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("a bug in a bug")
+
+    assert logs.reason(Broken()) == "Broken: (its text cannot be read)"
