@@ -4,13 +4,15 @@ The rows' tables and columns come from the row mapper (``rows``): each statement
 composed with quoted identifiers (``psycopg.sql``), values are always parameters, and
 every insert is ``ON CONFLICT (message_id) DO NOTHING``, so a redelivery adds nothing.
 
-Errors are of two kinds, and the caller treats them apart:
-- a row PostgreSQL refuses (``DataError``, ``IntegrityError``: text it cannot hold, a
-  constraint) is handled here: the batch is stored again row by row, each in a
-  savepoint, and the refused rows go to ``rejects``;
-- anything else (connection refused or lost, an administrator's shutdown, a timeout)
-  propagates as ``psycopg.Error``: the caller holds the batch and retries, and the next
-  ``write`` reconnects.
+Errors are of two kinds, and the caller treats them apart (``row_error``):
+- a row that cannot be stored is handled here: PostgreSQL refused it (``DataError``,
+  ``IntegrityError``: text it cannot hold, a constraint), or the driver could not send
+  one of its values (a ``set``, a ``Decimal`` inside a dict for jsonb, a NUL in text).
+  The batch is stored again row by row, each in a savepoint, and those rows go to
+  ``rejects`` with the reason;
+- anything else (connection refused or lost, an administrator's shutdown, a timeout, a
+  table or column that does not exist) propagates as ``psycopg.Error``: the caller holds
+  the batch and retries, and the next ``write`` reconnects.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from common.logs import clip
 from subscriber.sink.config import DatabaseConfig
+from subscriber.sink.errors import describe_error, row_error, row_reason, storable
 from subscriber.sink.rows import KEY, MappedRow, RejectRow, Rows, refused
 from subscriber.sink.schema import MigrationSet, project_migrations
 
@@ -39,7 +43,6 @@ MIGRATION_LOCK = 4_176_130_001
 # A statement stuck longer than this (a lock, a hung server) fails and is retried,
 # rather than stalling the sink's loop, its heartbeat and its lease renewals.
 STATEMENT_TIMEOUT_MS = 30_000
-ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
 
 INSERT_REJECT = """
     INSERT INTO rejects (message_id, reason, data, attributes, publish_time, received_at)
@@ -47,13 +50,6 @@ INSERT_REJECT = """
     ON CONFLICT (message_id) DO NOTHING
     RETURNING message_id
 """
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line: the error's class and PostgreSQL's primary message."""
-    text = str(exc).strip()
-    primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
-    return f"{type(exc).__name__}: {primary or (text.splitlines()[0] if text else '')}"
 
 
 def check_resolvable(host: str, timeout: float) -> None:
@@ -133,7 +129,7 @@ def _reject_params(row: RejectRow) -> tuple[Any, ...]:
     message = row.message
     return (
         message.message_id,
-        row.reason,
+        storable(clip(row.reason)),
         message.data,
         Jsonb(message.attributes) if row.keep_attributes else None,
         message.publish_time,
@@ -227,9 +223,11 @@ class Store:
                 params = [_reject_params(r) for r in rows.rejects]
                 written.rejects = _insert(cursor, INSERT_REJECT, params)
                 return written
-        except ROW_ERRORS as exc:
+        except Exception as exc:
+            if not row_error(exc):
+                raise
             log.warning(
-                "the database refused a row of the batch (%s); storing it row by row",
+                "a row of the batch cannot be stored (%s); storing it row by row",
                 describe_error(exc),
             )
         return self._write_row_by_row(connection, rows)
@@ -242,13 +240,17 @@ class Store:
                 try:
                     with connection.transaction():  # a savepoint: undoes this row only
                         written.stored |= _insert(cursor, query, [_row_params(row)])
-                except ROW_ERRORS as exc:
-                    written.refused.append(refused(row, describe_error(exc)))
+                except Exception as exc:
+                    if not row_error(exc):
+                        raise
+                    written.refused.append(refused(row, row_reason(exc)))
             for reject in [*rows.rejects, *written.refused]:
                 try:
                     with connection.transaction():
                         written.rejects |= _insert(cursor, INSERT_REJECT, [_reject_params(reject)])
-                except ROW_ERRORS as exc:
+                except Exception as exc:
+                    if not row_error(exc):
+                        raise
                     # Only the attributes can be refused here (data is bytea): drop them.
                     bare = reject.without_attributes(describe_error(exc))
                     written.rejects |= _insert(cursor, INSERT_REJECT, [_reject_params(bare)])
