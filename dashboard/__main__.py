@@ -1,8 +1,8 @@
 import sys
 
-from common.service import run_service
+from common.service import main
 from dashboard.config import DashboardConfig
 from dashboard.server import run
 
 if __name__ == "__main__":
-    sys.exit(run_service("dashboard", DashboardConfig.from_env, run))
+    sys.exit(main("dashboard", DashboardConfig.from_env, run))
