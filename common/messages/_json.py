@@ -65,8 +65,8 @@ def is_count(value: object, minimum: int = 0) -> TypeGuard[int]:
 
 
 def number_text(value: int | float) -> str:
-    """A number for a message: ``%g``, which raises ``OverflowError`` for an int past
-    1e308, where such an int is shortened instead."""
+    """A number for a rejection's text: ``%g``, but an int past ``MAX_SAFE_INTEGER`` as
+    its first digits and its length (``%g`` raises ``OverflowError`` past 1e308)."""
     if isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
         digits = str(abs(value))
         return f"{'-' if value < 0 else ''}{digits[:6]}… ({len(digits)} digits)"
