@@ -6,7 +6,9 @@ many it receives within the window. Nothing is lost on real Pub/Sub in any of th
 the emulator (0.8.20 measured) the StreamingPull cases can strand every message for a
 minute or more, which is why the work queue (shared mode) uses unary Pull. The last
 StreamingPull case is the client's design, not the emulator's: it leases what it
-receives for its stream's ack deadline (60 s), whatever the subscription's is.
+receives for its stream's ack deadline (60 s), whatever the subscription's is. The last
+case reads a subscription created on the topic after the stream went away, as
+docs/operations.md advises for dead letters.
 
     .venv/bin/python -m benchmarks.emulator_stream_quirk [--trials 5] [--window 15]
 """
@@ -68,11 +70,17 @@ SCENARIOS = {
     ("stream", "kill", "ack"): "StreamingPull consumer is SIGKILLed while idle",
     ("stream", "kill", "hold"): "StreamingPull consumer is SIGKILLed holding 20 messages",
     ("unary", "kill", "hold"): "unary-Pull consumer is SIGKILLed holding 20 messages",
+    (
+        "stream",
+        "cancel",
+        "ack",
+        "fresh",
+    ): "as the first, then read from a subscription created after it left",
 }
 MESSAGES = 50
 
 
-def trial(host: str, scenario: tuple[str, str, str], window: float) -> tuple[int, int]:
+def trial(host: str, scenario: tuple[str, ...], window: float) -> tuple[int, int]:
     """(messages received within the window, messages published)."""
     publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
     name = f"quirk-{uuid.uuid4().hex[:8]}"
@@ -81,11 +89,11 @@ def trial(host: str, scenario: tuple[str, str, str], window: float) -> tuple[int
     publisher.create_topic(name=topic)
     subscriber.create_subscription(name=path, topic=topic, ack_deadline_seconds=10)
     expected = set()
-    _, ending, hold = scenario
+    _, ending, hold, *fresh = scenario
     if hold == "hold":  # messages for the consumer to take and keep
         expected |= {publisher.publish(topic, b"held").result() for _ in range(20)}
     consumer = subprocess.Popen(
-        [sys.executable, "-c", CONSUMER, *scenario],
+        [sys.executable, "-c", CONSUMER, *scenario[:3]],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PUBSUB_EMULATOR_HOST": host, "SUBSCRIPTION": path},
@@ -95,20 +103,25 @@ def trial(host: str, scenario: tuple[str, str, str], window: float) -> tuple[int
     if ending == "kill":
         consumer.send_signal(signal.SIGKILL)
     consumer.wait(timeout=30)
+    read = path
+    if fresh:  # beside the one the consumer read, which keeps its dead stream
+        read = subscriber.subscription_path(EMULATOR_DEFAULT_PROJECT, f"{name}-fresh")
+        subscriber.create_subscription(name=read, topic=topic, ack_deadline_seconds=10)
     expected |= {f.result() for f in [publisher.publish(topic, b"m") for _ in range(MESSAGES)]}
     received: set[str] = set()
     deadline = time.monotonic() + window
     while time.monotonic() < deadline and received < expected:
         try:
-            response = subscriber.pull(subscription=path, max_messages=100, timeout=3, retry=None)
+            response = subscriber.pull(subscription=read, max_messages=100, timeout=3, retry=None)
         except exceptions.DeadlineExceeded:
             continue
         if response.received_messages:
             received |= {r.message.message_id for r in response.received_messages}
             subscriber.acknowledge(
-                subscription=path, ack_ids=[r.ack_id for r in response.received_messages]
+                subscription=read, ack_ids=[r.ack_id for r in response.received_messages]
             )
-    subscriber.delete_subscription(subscription=path)
+    for subscription in {path, read}:
+        subscriber.delete_subscription(subscription=subscription)
     publisher.delete_topic(topic=topic)
     return len(received & expected), len(expected)
 

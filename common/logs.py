@@ -80,7 +80,9 @@ def error_text(exc: BaseException, *, plain: tuple[type[BaseException], ...] = (
         text = str(exc)
     except Exception:
         text = "(its text cannot be shown: str() failed)"
-    return capped(text if isinstance(exc, plain) else f"{type(exc).__name__}: {text}")
+    if isinstance(exc, plain):
+        return capped(text)
+    return capped(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
 def fields(**values: object) -> dict[str, dict[str, object]]:

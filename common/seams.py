@@ -18,17 +18,21 @@ default of each is the demo's own function, which is just the built-in value.
 Everything around the call stays the project's: subscriptions, leases, flow control,
 deadlines, retries, dead letters, receipts, the database's outages, shutdown, health
 and logs. Your callable sees one message at a time and says, by returning or raising,
-what became of it. This module is in every image (it is in ``common/``), so one package
-of yours can hold the code of every side; nothing here does I/O.
+what became of it. Whatever it raises, ``BaseException`` included (a ``sys.exit`` from
+argparse, ``KeyboardInterrupt``, ``asyncio.CancelledError``), is that message's failure,
+never the service's; so is a return that is awaitable (``not_awaitable``). This module
+is in every image (it is in ``common/``), so one package of yours can hold the code of
+every side; nothing here does I/O.
 """
 
 from __future__ import annotations
 
+import inspect
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from common.receive import Received
@@ -60,7 +64,12 @@ class Source(Protocol):
     Raising: nothing is published for that sequence number; the error is logged and
     counted as a failed publish, and the publisher reports itself not ready until a
     publish succeeds. It does not stop: the next interval calls the source again. A
-    return that is not an ``Outgoing`` of bytes and str attributes counts the same.
+    return that is not an ``Outgoing`` of bytes, str attributes and a str description
+    counts the same, as does a message Pub/Sub would refuse (no data and no attributes,
+    over 100 attributes, a key over 256 bytes or a value over 1024, over 10 MB in all).
+
+    Threads: one the source starts (a poller) does not hold the publisher's exit: on
+    SIGTERM it leaves after its own clean-up, whatever still runs.
 
     Time: it runs on the publisher's only loop thread, between heartbeats; it must
     return in well under a second (a slow source delays the schedule, and a heartbeat
@@ -193,7 +202,8 @@ class RowMapper(Protocol):
     after the commit. Raising (any exception, typically ``ValueError``) means the
     message is not one: it is stored in the ``rejects`` table with the reason and its
     raw body, and acked, never retried. A row the database refuses (a constraint, a
-    value of the wrong type) goes to ``rejects`` the same way. The sink has no
+    value of the wrong type) or the driver cannot send (a ``set``, a ``Decimal`` inside
+    a dict for a jsonb column) goes to ``rejects`` the same way. The sink has no
     dead-letter topic: nothing is nacked (docs/durable-sink.md).
 
     So a mapper with a bug fills ``rejects`` rather than stalling the sink; what is
@@ -211,3 +221,24 @@ class RowMapper(Protocol):
     """
 
     def __call__(self, message: Incoming, /) -> Row: ...
+
+
+T = TypeVar("T")
+
+
+def not_awaitable(result: T, who: str) -> T:
+    """``result``, unless it is awaitable: then ``TypeError`` naming ``who`` ("the handler").
+
+    The loader refuses an ``async def``, but a plain function may still return a coroutine
+    (an ``async def`` under a sync decorator): none of its work is done, so taking that
+    return for success would ack the message undone. A coroutine is closed first, so that
+    Python does not warn later, from another place, that it was never awaited.
+    """
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise TypeError(
+            f"{who} returned an awaitable ({type(result).__name__}), which does its work only "
+            "when awaited: the seams call plain functions that do their work before returning"
+        )
+    return result

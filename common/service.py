@@ -15,7 +15,7 @@ from google.auth.exceptions import DefaultCredentialsError
 from common import logs, tracing
 from common.config import ConfigError, PubSubConfig
 from common.provision import ProvisioningConflict
-from common.shutdown import stop_on_signals
+from common.shutdown import exit_now_if_stuck, stop_on_signals
 
 # Exit status for a bad setting or key; a restart cannot fix it, unlike a crash's 1.
 EXIT_CONFIG_ERROR = 2
@@ -27,6 +27,25 @@ class ServiceConfig(Protocol):
 
 
 C = TypeVar("C", bound=ServiceConfig)
+
+
+def main(
+    name: str,
+    load_config: Callable[[Mapping[str, str]], C],
+    run: Callable[[C, threading.Event, str], int],
+    *,
+    traces: bool = True,
+) -> int:
+    """``run_service``, then out as every service leaves: with its exit status, without
+    waiting for a thread it does not own (your code's, a stuck call:
+    ``common.shutdown.exit_now_if_stuck``). An error nothing in the service handled is
+    logged with its traceback, exit status 1: a crash, for the restart policy to see."""
+    try:
+        status = run_service(name, load_config, run, traces=traces)
+    except Exception:
+        logging.getLogger(name).critical("%s crashed", name, exc_info=True)
+        status = 1
+    return exit_now_if_stuck(status)
 
 
 def run_service(

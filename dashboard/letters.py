@@ -64,9 +64,9 @@ def parse_millis(text: str | None) -> int | None:
         return None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return millis(moment) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted past UTC
         return None
-    return millis(moment) if moment.tzinfo is not None else None
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,8 @@ class DeadLetters:
         """A dead letter: linked to its message when its rejection was seen."""
         subscription = attributes.get(SOURCE_SUBSCRIPTION)
         count = attributes.get(DELIVERY_COUNT, "")
-        attempts = int(count) if count.isdigit() and len(count) < 10 else None
+        # isdigit() alone takes "²", which int() refuses.
+        attempts = int(count) if count.isascii() and count.isdigit() and len(count) < 10 else None
         message_id = None
         if subscription is not None:
             published_ms = parse_millis(attributes.get(PUBLISH_TIME))

@@ -1,8 +1,8 @@
 import sys
 
-from common.service import run_service
+from common.service import main
 from publisher.config import PublisherConfig
 from publisher.loop import run
 
 if __name__ == "__main__":
-    sys.exit(run_service("publisher", PublisherConfig.from_env, run))
+    sys.exit(main("publisher", PublisherConfig.from_env, run))

@@ -7,6 +7,12 @@ check turns red once the oldest one has waited ``STALL_SECONDS`` with none confi
 since, and when Pub/Sub is back they go out. A topic that is gone (deleted, or an
 emulator restarted empty) is created again. Each of these is logged once when it starts
 and once when it ends.
+
+The source (PUBLISHER_SOURCE) is the user's code: whatever it raises, ``BaseException``
+included (a ``sys.exit(0)`` in it must not end the publisher with a status that no
+restart policy restarts), and whatever it returns that is not a message (an awaitable
+among others), fails that sequence number only. So does every refusal of the client's
+publish call: the failure is that message's, counted, and the loop goes on.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from common.provision import Provisioner
 from common.publishing import Publishes
 from common.pubsub import publisher_client
 from common.resources import topic as declared_topic
+from common.seams import not_awaitable
 from publisher.config import PublisherConfig
 from publisher.sources import Outgoing, Source
 
@@ -69,16 +76,23 @@ def client(pubsub: PubSubConfig) -> pubsub_v1.PublisherClient:
 
 def checked(message: object) -> Outgoing | None:
     """A source's return, checked before the client sees it: ``TypeError`` unless it is
-    None or an ``Outgoing`` of bytes with str attributes."""
+    None or an ``Outgoing`` of bytes with str attributes and a str description."""
     if message is None:
         return None
+    message = not_awaitable(message, "the source")
     if not isinstance(message, Outgoing):
         raise TypeError(f"a source must return an Outgoing or None, not {type(message).__name__}")
     if not isinstance(message.data, bytes):
         raise TypeError(f"Outgoing.data must be bytes, not {type(message.data).__name__}")
     attributes = message.attributes
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()):
-        raise TypeError("Outgoing.attributes must map str to str")
+    if not isinstance(attributes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()
+    ):
+        raise TypeError("Outgoing.attributes must be a dict of str to str")
+    if not isinstance(message.description, str):
+        raise TypeError(
+            f"Outgoing.description must be a str, not {type(message.description).__name__}"
+        )
     return message
 
 
@@ -101,6 +115,10 @@ class Publisher:
         self._rng = random.Random()
         self._sequence = 0
         self._lock = threading.Lock()
+        # Since start-up: messages Pub/Sub confirmed; sequence numbers that failed (the
+        # source's error, a message refused or skipped, a publish that failed).
+        self.published = 0
+        self.failed = 0
         # Publishes failed (or skipped) since the last success; 0 while all is well.
         self._failing = 0
         self._failing_since = 0.0
@@ -113,10 +131,11 @@ class Publisher:
         self.topic_missing = threading.Event()
 
     def publish_next(self) -> None:
+        """Call the source for the next sequence number and publish what it returns."""
         self._sequence += 1
         try:
             message = checked(self._source(self._rng, self._sequence, self._publisher_id))
-        except Exception as exc:  # the source's own code: its error skips this message
+        except BaseException as exc:  # the source's, a sys.exit included: this message's
             self._failed(f"source {self._source_name}", self._sequence, error_text(exc))
             return
         if message is None:  # nothing to send this time
@@ -129,6 +148,8 @@ class Publisher:
                 message.sequence,
                 f"skipped: {MAX_IN_FLIGHT} publishes already in flight",
             )
+        except Exception as exc:  # refused at once (too large, ...): this message's only
+            self._failed(message.description, message.sequence, f"refused: {error_text(exc)}")
 
     def not_ready(self) -> str:
         """Why the publisher is not doing its job now, or "".
@@ -166,6 +187,7 @@ class Publisher:
         with self._lock:
             failed, since, self._failing = self._failing, self._failing_since, 0
             self._confirmed_at = time.monotonic()
+            self.published += 1
         if failed:
             log.info(
                 "publishing again after %.1fs; %d publish(es) failed meanwhile",
@@ -183,6 +205,7 @@ class Publisher:
     def _failed(self, what: str, sequence: int, error: str) -> None:
         """One line for the first failure of a run of them; the rest are counted."""
         with self._lock:
+            self.failed += 1
             self._failing += 1
             first = self._failing == 1
             if first:
@@ -195,6 +218,7 @@ class Publisher:
             sequence,
             error,
             "; further failures are counted until a publish succeeds" if first else "",
+            extra=fields(event="publish failed", sequence=sequence),
         )
 
     def flush(self, timeout: float) -> bool:
@@ -254,5 +278,9 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
     finally:
         heartbeat.clear()
         flushed = publisher.flush(config.flush_timeout_seconds)
-    log.info("publisher stopped%s", "" if flushed else " with unflushed publishes")
+    log.info(
+        "publisher stopped%s",
+        "" if flushed else " with unflushed publishes",
+        extra=fields(event="stopped", published=publisher.published, failed=publisher.failed),
+    )
     return 0 if flushed else 1

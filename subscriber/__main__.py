@@ -3,8 +3,7 @@
 import sys
 import threading
 
-from common.service import run_service
-from common.shutdown import exit_now_if_stuck
+from common.service import main
 from subscriber.config import SubscriberConfig, load
 from subscriber.fanout.config import FanoutConfig
 from subscriber.workqueue.config import WorkQueueConfig
@@ -28,5 +27,5 @@ def run(config: SubscriberConfig, stop: threading.Event, host: str) -> int:
 
 # Guarded: worker processes started with "spawn" import this module too.
 if __name__ == "__main__":
-    # A handler past its drain budget must not hold the exit (common.shutdown).
-    sys.exit(exit_now_if_stuck(run_service("subscriber", load, run)))
+    # A handler past its drain budget must not hold the exit (common.service.main).
+    sys.exit(main("subscriber", load, run))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 
 def _reject_constant(token: str) -> Any:
@@ -41,6 +42,35 @@ def decode_object(data: bytes, error: type[ValueError]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise error(f"body is a JSON {type(body).__name__}, not an object")
     return body
+
+
+# The largest integer a browser's JSON.parse reads exactly (Number.MAX_SAFE_INTEGER): a
+# count or a sequence number past it is no longer the number sent.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def is_number(value: object) -> bool:
+    """A JSON number as the parser gives it: an int (of any size) or a finite float; not a
+    bool, which Python counts as an int. (The parser reads ``1e999`` as infinity.)"""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def is_count(value: object, minimum: int = 0) -> TypeGuard[int]:
+    """An int from ``minimum`` to ``MAX_SAFE_INTEGER``: a count, a sequence number."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return minimum <= value <= MAX_SAFE_INTEGER
+
+
+def number_text(value: int | float) -> str:
+    """A number for a rejection's text: ``%g``, but an int past ``MAX_SAFE_INTEGER`` as
+    its first digits and its length (``%g`` raises ``OverflowError`` past 1e308)."""
+    if isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
+        digits = str(abs(value))
+        return f"{'-' if value < 0 else ''}{digits[:6]}… ({len(digits)} digits)"
+    return f"{value:g}"
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from common.messages import CONTENT_TYPE
-from common.messages._json import decode_object, utc_timestamp
+from common.messages._json import MAX_SAFE_INTEGER, decode_object, is_count, utc_timestamp
 
 SCHEMA_VERSION = "1"
 MAX_CHANNEL_NAME_LENGTH = 100
@@ -92,9 +92,11 @@ def decode(data: bytes) -> ChannelMessage:
     """
     body = decode_object(data, InvalidMessage)
     number = body.get("channel_number")
-    # bool is a subclass of int; true is not a channel number.
-    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-        raise InvalidMessage(f"channel_number must be a positive integer, got {number!r}")
+    # Not a bool (an int to Python), nor past what a browser reads exactly.
+    if not is_count(number, minimum=1):
+        raise InvalidMessage(
+            f"channel_number must be an integer from 1 to {MAX_SAFE_INTEGER}, got {number!r:.40}"
+        )
     name = body.get("channel_name")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_CHANNEL_NAME_LENGTH:
         raise InvalidMessage(
@@ -102,8 +104,10 @@ def decode(data: bytes) -> ChannelMessage:
             f"characters, got {name!r:.120}"
         )
     sequence = body.get("sequence")
-    if sequence is not None and (not isinstance(sequence, int) or isinstance(sequence, bool)):
-        raise InvalidMessage(f"sequence must be an integer, got {sequence!r:.40}")
+    if sequence is not None and not is_count(sequence):
+        raise InvalidMessage(
+            f"sequence must be an integer from 0 to {MAX_SAFE_INTEGER}, got {sequence!r:.40}"
+        )
     sent_at = body.get("sent_at")
     if sent_at is not None and not isinstance(sent_at, str):
         raise InvalidMessage(f"sent_at must be a string, got {sent_at!r:.40}")

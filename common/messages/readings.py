@@ -14,14 +14,13 @@ broken sensor or a broken message, and is rejected rather than stored as data.
 from __future__ import annotations
 
 import json
-import math
 import random
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from common.messages import CONTENT_TYPE
-from common.messages._json import decode_object
+from common.messages._json import decode_object, is_number, number_text
 
 SCHEMA_VERSION = "1"
 MAX_DEVICE_LENGTH = 64
@@ -122,11 +121,13 @@ def decode(data: bytes) -> Reading:
     metric = METRICS[name]
     if unit != metric.unit:
         raise InvalidReading(f"unit of {name} must be {metric.unit!r}; got {unit!r:.20}")
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+    if not is_number(value):
         raise InvalidReading(f"value must be a number; got {value!r:.40}")
+    # Compared as is: Python compares an int of any size with a float exactly, where
+    # float() of one past 1e308 raises OverflowError.
     if not metric.minimum <= value <= metric.maximum:
         raise InvalidReading(
-            f"value {value:g}{metric.unit} is out of range for {name} "
+            f"value {number_text(value)}{metric.unit} is out of range for {name} "
             f"({metric.minimum:g} to {metric.maximum:g})"
         )
     return Reading(device, name, float(value), unit, _timestamp(body["measured_at"]))

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from common.messages._json import decode_object
+from common.messages._json import MAX_SAFE_INTEGER, decode_object, is_count
 
 Kind = Literal["handled", "joined", "alive", "left"]
 Announcement = Literal["joined", "alive", "left"]
@@ -157,12 +157,11 @@ def _totals(body: dict[str, Any]) -> Totals | None:
     counts = body.get("acked"), body.get("rejected")
     if counts == (None, None):
         return None
-    acked, rejected = (
-        value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else -1
-        for value in counts
-    )
-    if acked < 0 or rejected < 0:
-        raise InvalidReceipt("acked and rejected must be counts (integers from 0)")
+    acked, rejected = counts
+    if not is_count(acked) or not is_count(rejected):
+        raise InvalidReceipt(
+            f"acked and rejected must be counts (integers from 0 to {MAX_SAFE_INTEGER})"
+        )
     return Totals(acked, rejected)
 
 
@@ -185,6 +184,6 @@ def _handled(entry: Any) -> Handled:
         raise InvalidReceipt("a handled message needs a message_id")
     if outcome not in OUTCOMES:
         raise InvalidReceipt(f"outcome must be acked or rejected, got {outcome!r:.40}")
-    if attempt is not None and (not isinstance(attempt, int) or isinstance(attempt, bool)):
-        raise InvalidReceipt("delivery_attempt must be an integer")
+    if attempt is not None and not is_count(attempt, minimum=1):
+        raise InvalidReceipt(f"delivery_attempt must be an integer from 1 to {MAX_SAFE_INTEGER}")
     return Handled(message_id, outcome, attempt, str(entry.get("handled_at", ""))[:40])

@@ -18,7 +18,6 @@ held that long, ``stuck`` says so and the replica's liveness check fails.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import queue
 import threading
@@ -29,7 +28,7 @@ from typing import cast
 from common import logs, tracing
 from common.messages.receipts import Outcome
 from common.receive import Received
-from common.seams import Delivery, Handler
+from common.seams import Delivery, Handler, not_awaitable
 from subscriber.dead_letter import log_rejected
 
 log = logging.getLogger(__name__)
@@ -119,10 +118,7 @@ class Dispatcher:
             with tracing.within(span), tracing.step("process", self._subscription):
                 # A Handler returns None; what a wrongly written one returns is checked.
                 result = cast("Callable[[Delivery], object]", self._handler)(delivery)
-            if inspect.isawaitable(result):
-                if inspect.iscoroutine(result):
-                    result.close()  # never awaited: say so here, not in a warning later
-                raise TypeError("the handler returned an awaitable: it must do its work itself")
+            not_awaitable(result, "the handler")
         except BaseException as exc:  # whatever the handler raises rejects its message
             outcome = "rejected"
             received.nack()

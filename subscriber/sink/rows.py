@@ -1,9 +1,11 @@
 """A pulled batch as rows: the row mapper's row for each message, or a reject. Pure.
 
 Every message of a batch becomes exactly one row: the row the mapper (SINK_ROW_MAPPER,
-``common.seams.RowMapper``) makes of it, or, when the mapper raises, a row in ``rejects``
-with the reason. So acking the whole batch after one commit loses nothing and retries
-nothing forever. The demo's mapper, ``reading_row``, stores sensor readings.
+``common.seams.RowMapper``) makes of it, or, when the mapper raises (anything,
+``BaseException`` included: a ``sys.exit`` in it must not end the sink) or returns
+something that is not a row (an awaitable among others), a row in ``rejects`` with the
+reason. So acking the whole batch after one commit loses nothing and retries nothing
+forever. The demo's mapper, ``reading_row``, stores sensor readings.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from common.logs import error_text
 from common.messages.readings import decode
-from common.seams import Incoming, Row, RowMapper
+from common.seams import Incoming, Row, RowMapper, not_awaitable
 
 __all__ = ["DEFAULT_ROW_MAPPER", "Incoming", "MappedRow", "RejectRow", "Rows", "reading_row"]
 
@@ -81,40 +83,41 @@ class Rows:
 
 
 def checked(row: object) -> Row:
-    """The mapper's return, checked before any SQL is made of it; ``TypeError`` or
-    ``ValueError`` saying what is wrong."""
+    """The mapper's return, checked before any SQL is made of it, its values copied into
+    a dict (the mapper's own mapping is not read again); ``TypeError`` or ``ValueError``
+    saying what is wrong."""
+    row = not_awaitable(row, "the row mapper")
     if not isinstance(row, Row):
         raise TypeError(f"the row mapper must return a Row, not {type(row).__name__}")
     if not isinstance(row.table, str) or not row.table.strip():
         raise ValueError("a Row's table must be a table name")
-    if not isinstance(row.values, Mapping) or not row.values:
+    if not isinstance(row.values, Mapping) or not (values := dict(row.values)):
         raise ValueError("a Row's values must map column names to values")
-    if not all(isinstance(column, str) and column for column in row.values):
+    if not all(isinstance(column, str) and column for column in values):
         raise ValueError("a Row's column names must be strings")
-    if KEY in row.values:
+    if KEY in values:
         raise ValueError(f"a Row's values must not hold {KEY}: the sink fills it")
-    return row
-
-
-def reason(exc: Exception) -> str:
-    """A ``ValueError``'s text says why a message is not one; anything else is a fault,
-    named by its class. Capped (``common.logs.error_text``): it is logged and stored."""
-    return error_text(exc, plain=(ValueError,))
+    if not isinstance(row.description, str):
+        raise TypeError(f"a Row's description must be a str, not {type(row.description).__name__}")
+    return replace(row, values=values)
 
 
 def split(batch: list[Incoming], mapper: RowMapper = reading_row) -> Rows:
+    """Each message of ``batch`` as the mapper's row, or as a reject saying why not: a
+    ``ValueError``'s text (the message is not one), any other error's class and text."""
     mapped: list[MappedRow] = []
     rejects: list[RejectRow] = []
     for message in batch:
         try:
             row = checked(mapper(message))
-        except Exception as exc:  # whatever the mapper raises makes the message a reject
-            rejects.append(RejectRow(message, reason(exc)))
+        except BaseException as exc:  # the mapper's, a sys.exit included: this message's
+            rejects.append(RejectRow(message, error_text(exc, plain=(ValueError,))))
             continue
         mapped.append(MappedRow(message, row))
     return Rows(mapped, rejects)
 
 
-def refused(row: MappedRow, error: str) -> RejectRow:
-    """A row the database refused (a constraint, a value it cannot hold): a reject."""
-    return RejectRow(row.message, f"refused by the database: {error}")
+def refused(row: MappedRow, why: str) -> RejectRow:
+    """A row that could not be stored (the database refused it, or the driver could not
+    send one of its values): a reject saying ``why``."""
+    return RejectRow(row.message, why)

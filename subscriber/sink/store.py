@@ -9,13 +9,15 @@ The rows' tables and columns come from the row mapper (``rows``): each statement
 composed with quoted identifiers (``psycopg.sql``), values are always parameters, and
 every insert is ``ON CONFLICT (message_id) DO NOTHING``, so a redelivery adds nothing.
 
-Errors are of two kinds, and the caller treats them apart:
-- a row PostgreSQL refuses (``DataError``, ``IntegrityError``: text it cannot hold, a
-  constraint) is handled here: the batch is stored again row by row, each in a
-  savepoint, and the refused rows go to ``rejects``;
-- anything else (connection refused or lost, an administrator's shutdown, a timeout)
-  propagates as ``psycopg.Error``: the caller holds the batch and retries, and the next
-  ``write`` reconnects.
+Errors are of two kinds, and the caller treats them apart (``row_error``):
+- a row that cannot be stored is handled here: PostgreSQL refused it (``DataError``,
+  ``IntegrityError``: text it cannot hold, a constraint), or the driver could not send
+  one of its values (a ``set``, a ``Decimal`` inside a dict for jsonb, a NUL in text).
+  The batch is stored again row by row, each in a savepoint, and those rows go to
+  ``rejects`` with the reason;
+- anything else (connection refused or lost, an administrator's shutdown, a timeout, a
+  table or column that does not exist) propagates as ``psycopg.Error``: the caller holds
+  the batch and retries, and the next ``write`` reconnects.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from psycopg.types.json import Jsonb
 
 from common.logs import capped
 from subscriber.sink.config import DatabaseConfig
+from subscriber.sink.errors import describe_error, row_error, row_reason, storable
 from subscriber.sink.migrate import migrate
 from subscriber.sink.rows import KEY, MappedRow, RejectRow, Rows, refused
 from subscriber.sink.schema import MigrationSet, project_migrations
@@ -44,7 +47,6 @@ log = logging.getLogger(__name__)
 # A statement stuck longer than this (a lock, a hung server) fails and is retried,
 # rather than stalling the sink's loop, its heartbeat and its lease renewals.
 STATEMENT_TIMEOUT_MS = 30_000
-ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
 
 INSERT_REJECT = """
     INSERT INTO rejects (message_id, reason, data, attributes, publish_time, received_at)
@@ -52,14 +54,6 @@ INSERT_REJECT = """
     ON CONFLICT (message_id) DO NOTHING
     RETURNING message_id
 """
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line: the error's class and PostgreSQL's primary message (which may quote a
-    row's value: capped, as ``common.logs.error_text`` caps user code's errors)."""
-    text = str(exc).strip()
-    primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
-    return capped(f"{type(exc).__name__}: {primary or (text.splitlines()[0] if text else '')}")
 
 
 def check_resolvable(host: str, timeout: float) -> None:
@@ -139,7 +133,7 @@ def _reject_params(row: RejectRow) -> tuple[Any, ...]:
     message = row.message
     return (
         message.message_id,
-        row.reason,
+        storable(capped(row.reason)),
         message.data,
         Jsonb(message.attributes) if row.keep_attributes else None,
         message.publish_time,
@@ -237,9 +231,11 @@ class Store:
                 params = [_reject_params(r) for r in rows.rejects]
                 written.rejects = _insert(cursor, INSERT_REJECT, params)
                 return written
-        except ROW_ERRORS as exc:
+        except Exception as exc:
+            if not row_error(exc):
+                raise
             log.warning(
-                "the database refused a row of the batch (%s); storing it row by row",
+                "a row of the batch cannot be stored (%s); storing it row by row",
                 describe_error(exc),
             )
         return self._write_row_by_row(connection, rows)
@@ -252,13 +248,17 @@ class Store:
                 try:
                     with connection.transaction():  # a savepoint: undoes this row only
                         written.stored |= _insert(cursor, query, [_row_params(row)])
-                except ROW_ERRORS as exc:
-                    written.refused.append(refused(row, describe_error(exc)))
+                except Exception as exc:
+                    if not row_error(exc):
+                        raise
+                    written.refused.append(refused(row, row_reason(exc)))
             for reject in [*rows.rejects, *written.refused]:
                 try:
                     with connection.transaction():
                         written.rejects |= _insert(cursor, INSERT_REJECT, [_reject_params(reject)])
-                except ROW_ERRORS as exc:
+                except Exception as exc:
+                    if not row_error(exc):
+                        raise
                     # Only the attributes can be refused here (data is bytea): drop them.
                     bare = reject.without_attributes(describe_error(exc))
                     written.rejects |= _insert(cursor, INSERT_REJECT, [_reject_params(bare)])

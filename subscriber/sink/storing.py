@@ -21,8 +21,9 @@ from common.outage import Outage
 from common.receive import Received
 from subscriber.sink.batch import Held, finish, held, report
 from subscriber.sink.config import SinkConfig
+from subscriber.sink.errors import describe_error
 from subscriber.sink.rows import Rows, split
-from subscriber.sink.store import Store, describe_error
+from subscriber.sink.store import Store
 from subscriber.sink.writer import Writer
 
 log = logging.getLogger(__name__)

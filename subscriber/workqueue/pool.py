@@ -14,7 +14,6 @@ process starts with no logging set up: each sets up the service's (level, format
 
 from __future__ import annotations
 
-import inspect
 import multiprocessing
 import signal
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from multiprocessing.process import BaseProcess
 
 from common import logs
 from common.loading import LoadError, load_callable
-from common.seams import Delivery
+from common.seams import Delivery, not_awaitable
 
 _CONTEXT = multiprocessing.get_context("spawn")
 STOP_TIMEOUT_SECONDS = 2.0
@@ -74,11 +73,7 @@ def _serve(conn: Connection, task_function: str, log_settings: LogSettings) -> N
         try:
             if function is None:
                 raise RuntimeError(failure)
-            result = function(message)
-            if inspect.isawaitable(result):
-                if inspect.iscoroutine(result):
-                    result.close()  # never awaited: say so here, not in a warning later
-                raise TypeError("the task function returned an awaitable: it must do the work")
+            result = not_awaitable(function(message), "the task function")
             outcome = Outcome(True, "" if result is None else logs.capped(str(result)))
         except BaseException as exc:  # a sys.exit in the task fails the task, not the process
             outcome = Outcome(False, logs.error_text(exc))

@@ -157,3 +157,8 @@ def test_a_capped_error_stays_one_short_line_in_json(output: io.StringIO) -> Non
     assert "\n" not in line
     # Each newline is escaped ("\\n"), then JSON-encoded ("\\\\n"): three characters at most.
     assert len(line) < 3 * logs.MAX_ERROR_CHARS + 300
+
+
+def test_an_error_without_text_is_named_by_its_class() -> None:
+    assert logs.error_text(SystemExit(0)) == "SystemExit: 0"
+    assert logs.error_text(KeyboardInterrupt()) == "KeyboardInterrupt"

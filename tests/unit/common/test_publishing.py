@@ -6,7 +6,7 @@ from concurrent import futures
 
 import pytest
 
-from common.publishing import Publishes
+from common.publishing import MAX_REQUEST_BYTES, Publishes, Unpublishable, check
 
 TOPIC = "projects/p/topics/t"
 
@@ -78,3 +78,33 @@ def test_an_error_raised_at_once_reaches_the_caller(client: FakePublisher) -> No
     with pytest.raises(ValueError, match="too large"):
         publishes.publish(b"x", {}, None)
     assert publishes.in_flight() == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "attributes", "problem"),
+    [
+        (b"", {}, "a message needs data or at least one attribute"),
+        (b"x", {f"k{n}": "v" for n in range(101)}, "101 attributes; Pub/Sub takes 100"),
+        (b"x", {"": "v"}, "an attribute's key must be 1 to 256 bytes"),
+        (b"x", {"k" * 257: "v"}, "an attribute's key must be 1 to 256 bytes"),
+        (b"x", {"k": "é" * 513}, "attribute 'k' is over 1024 bytes"),
+        # Measured: the client's own refusal of this one kept its flow-control reservation.
+        (b"x" * 9_999_990, {}, "makes a publish request of 10,000,021 bytes; Pub/Sub takes"),
+    ],
+)
+def test_a_message_pub_sub_would_refuse_never_reaches_the_client(
+    client: FakePublisher, data: bytes, attributes: dict[str, str], problem: str
+) -> None:
+    publishes: Publishes[None] = Publishes(client, TOPIC, lambda future, context: None)
+    with pytest.raises(Unpublishable, match=problem):
+        publishes.publish(data, attributes, None)
+    assert client.sent == []
+    assert publishes.in_flight() == 0
+
+
+def test_messages_within_the_limits_are_published(client: FakePublisher) -> None:
+    publishes: Publishes[None] = Publishes(client, TOPIC, lambda future, context: None)
+    publishes.publish(b"", {"only": "an attribute"}, None)
+    publishes.publish(b"x" * 9_998_000, {"k" * 256: "v" * 1024}, None)
+    check(TOPIC, b"x" * (MAX_REQUEST_BYTES - 60), {})
+    assert len(client.sent) == 2

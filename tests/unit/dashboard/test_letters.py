@@ -25,6 +25,9 @@ def test_publish_times_compare_in_whole_milliseconds() -> None:
     assert parse_millis("2026-11-30T22:51:23.502") is None, "no zone: not Pub/Sub's"
     assert parse_millis("yesterday") is None
     assert parse_millis(None) is None
+    # Valid times whose UTC is outside datetime's range: anyone can publish a dead letter.
+    assert parse_millis("0001-01-01T00:00:00+01:00") is None
+    assert parse_millis("9999-12-31T23:59:59-01:00") is None
 
 
 def test_a_dead_letter_is_known_by_its_data_attributes_and_subscription() -> None:
@@ -54,6 +57,15 @@ def test_identical_bodies_are_told_apart_by_their_publish_time() -> None:
     assert letters.arrived("900", b"same", attributes, revision=1).message_id == "2"
     unknown_time = dead_letter_attributes("a-1", "")
     assert letters.arrived("901", b"same", unknown_time, revision=2).message_id == "1"
+
+
+def test_a_delivery_count_that_is_not_a_count_is_left_out() -> None:
+    for count in ("²", "-1", "99999999999", "five"):
+        attributes = {
+            **dead_letter_attributes("a-1", ""),
+            "CloudPubSubDeadLetterSourceDeliveryCount": count,
+        }
+        assert DeadLetters().arrived("900", b"x", attributes, revision=1).attempts is None
 
 
 def test_a_dead_letter_without_its_attributes_is_still_listed() -> None:

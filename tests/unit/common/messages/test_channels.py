@@ -61,7 +61,10 @@ def test_decode_ignores_unknown_fields_and_needs_only_the_channel() -> None:
         (b"", "not JSON"),
         (b"[22]", "JSON list, not an object"),
         (b'"22 Cartoon"', "JSON str"),
-        (b'{"channel_name": "Cartoon"}', "channel_number must be a positive integer, got None"),
+        (
+            b'{"channel_name": "Cartoon"}',
+            "channel_number must be an integer from 1 to 9007199254740991, got None",
+        ),
         (b'{"channel_number": "22", "channel_name": "Cartoon"}', "channel_number"),
         (b'{"channel_number": true, "channel_name": "Cartoon"}', "channel_number"),
         (b'{"channel_number": 0, "channel_name": "Cartoon"}', "channel_number"),

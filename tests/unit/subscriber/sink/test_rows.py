@@ -1,5 +1,8 @@
 """How a pulled batch becomes rows: the row mapper's, and rejects for everything else."""
 
+import asyncio
+import inspect
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -66,6 +69,7 @@ def test_a_mapper_of_ones_own_makes_the_rows() -> None:
         (Row("", {"a": 1}), "a Row's table must be a table name"),
         (Row("t", {}), "a Row's values must map column names to values"),
         (Row("t", {"message_id": "x"}), "a Row's values must not hold message_id"),
+        (Row("t", {"a": 1}, None), "TypeError: a Row's description must be a str"),  # type: ignore[arg-type]
     ],
 )
 def test_a_mapper_returning_no_usable_row_makes_a_reject(returned: object, reason: str) -> None:
@@ -74,10 +78,70 @@ def test_a_mapper_returning_no_usable_row_makes_a_reject(returned: object, reaso
     assert rows.rejects[0].reason.startswith(reason)
 
 
-def test_rows_the_database_refuses_become_rejects() -> None:
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (SystemExit(2), "SystemExit: 2"),  # argparse's
+        (KeyboardInterrupt(), "KeyboardInterrupt"),
+        (asyncio.CancelledError(), "CancelledError"),
+        (GeneratorExit(), "GeneratorExit"),
+    ],
+)
+def test_a_base_exception_from_the_mapper_makes_a_reject(error: BaseException, reason: str) -> None:
+    def mapper(message: Incoming) -> Row:
+        if message.data == b"bad":
+            raise error
+        return Row("t", {"body": message.data.decode()})
+
+    rows = split([incoming("1", b"good"), incoming("2", b"bad"), incoming("3", b"good")], mapper)
+    assert [row.message.message_id for row in rows.mapped] == ["1", "3"]
+    assert [(r.message.message_id, r.reason) for r in rows.rejects] == [("2", reason)]
+
+
+def test_an_awaitable_from_the_mapper_makes_a_reject_and_is_closed() -> None:
+    async def row_later(message: Incoming) -> Row:
+        raise AssertionError("never run")
+
+    coroutines: list[object] = []
+
+    def mapper(message: Incoming) -> Row:
+        coroutines.append(coroutine := row_later(message))
+        return coroutine  # type: ignore[return-value]
+
+    (reject,) = split([incoming("1", b"x")], mapper).rejects
+    assert reject.reason.startswith("TypeError: the row mapper returned an awaitable (coroutine)")
+    assert inspect.getcoroutinestate(coroutines[0]) == inspect.CORO_CLOSED  # type: ignore[arg-type]
+
+
+class OnceMapping(Mapping[str, object]):
+    """A mapping that can be iterated once, as a generator-backed one might."""
+
+    def __init__(self) -> None:
+        self._read = False
+
+    def __getitem__(self, key: str) -> object:
+        return 1
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[str]:
+        if self._read:
+            raise RuntimeError("read twice")
+        self._read = True
+        return iter(["a"])
+
+
+def test_a_rows_values_are_copied_once_checked() -> None:
+    (mapped,) = split([incoming("1", b"x")], lambda _: Row("t", OnceMapping())).mapped
+    assert type(mapped.row.values) is dict
+    assert mapped.row.values == {"a": 1}
+
+
+def test_rows_that_cannot_be_stored_become_rejects() -> None:
     data = Reading("kitchen", "co2", 600, "ppm", NOW).encode()[0]
     row = MappedRow(incoming("7", data), reading_row(incoming("7", data)))
-    reject = refused(row, "CheckViolation: new row violates a check")
+    reject = refused(row, "refused by the database: CheckViolation: new row violates a check")
     assert reject.message.data == data
     assert reject.reason == "refused by the database: CheckViolation: new row violates a check"
     bare = reject.without_attributes("UntranslatableCharacter: \\u0000")
