@@ -12,7 +12,7 @@ from typing import Protocol, TypeVar
 from google.api_core import exceptions
 from google.auth.exceptions import DefaultCredentialsError
 
-from common import logs, tracing
+from common import logs, metrics, tracing
 from common.config import ConfigError, PubSubConfig
 from common.provision import ProvisioningConflict
 from common.shutdown import stop_on_signals
@@ -50,8 +50,12 @@ def run_service(
     log.info("%s starting on host %s, talking to %s", name, host, config.pubsub.target)
     try:
         tracing.configure(config.pubsub.tracing, name, config.pubsub.project_id)
+        metrics.configure(config.pubsub.metrics, name, config.pubsub.metrics_port, host)
     except DefaultCredentialsError as exc:
         log.critical("TRACING=cloud-trace needs Google Cloud credentials: %s", exc)
+        return EXIT_CONFIG_ERROR
+    except metrics.MetricsPortError as exc:
+        log.critical("configuration error: %s", exc)
         return EXIT_CONFIG_ERROR
     try:
         return run(config, stop, host)
@@ -59,6 +63,7 @@ def run_service(
         return _refused(log, config.pubsub, exc)
     finally:
         tracing.shutdown()
+        metrics.shutdown()
 
 
 def _refused(log: logging.Logger, pubsub: PubSubConfig, exc: Exception) -> int:

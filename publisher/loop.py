@@ -22,7 +22,7 @@ from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1 import types
 from google.cloud.pubsub_v1.publisher.exceptions import FlowControlLimitError
 
-from common import tracing
+from common import metrics, tracing
 from common.config import PubSubConfig
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
 from common.logs import fields
@@ -111,6 +111,8 @@ class Publisher:
         # Set when Pub/Sub says the topic does not exist (deleted, or an emulator that
         # restarted with no state): the loop creates it again.
         self.topic_missing = threading.Event()
+        self.confirmed = self.failures = 0  # publishes confirmed, failed: for metrics
+        metrics.publisher(topic_path, self, self._publishes, self._stall)
 
     def publish_next(self) -> None:
         self._sequence += 1
@@ -167,6 +169,7 @@ class Publisher:
         with self._lock:
             failed, since, self._failing = self._failing, self._failing_since, 0
             self._confirmed_at = time.monotonic()
+            self.confirmed += 1
         if failed:
             log.info(
                 "publishing again after %.1fs; %d publish(es) failed meanwhile",
@@ -185,6 +188,7 @@ class Publisher:
         """One line for the first failure of a run of them; the rest are counted."""
         with self._lock:
             self._failing += 1
+            self.failures += 1
             first = self._failing == 1
             if first:
                 self._failing_since = time.monotonic()
