@@ -164,3 +164,68 @@ def test_the_dashboard_reads_the_provisioned_prometheus() -> None:
     mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in grafana["volumes"]}
     (path,) = [p["options"]["path"] for p in provider["providers"]]
     assert (ROOT / mounts[path]).resolve() == DASHBOARD.parent.resolve()
+
+
+def rendered(overlay: str) -> list[dict[str, Any]]:
+    if shutil.which("kubectl") is None:
+        unavailable("rendering the manifests needs kubectl (it ships with the Google Cloud CLI)")
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(ROOT / "deploy/kubernetes/overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def workloads(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The stack's own Deployments (those of the project's images), by name."""
+    return {
+        d["metadata"]["name"]: d
+        for d in docs
+        if d["kind"] == "Deployment"
+        and d["spec"]["template"]["spec"]["containers"][0]["image"]
+        .split("/")[-1]
+        .startswith(("pubsub-fanout-", "publisher", "subscriber", "dashboard"))
+    }
+
+
+def test_gke_scrapes_every_workload_and_evaluates_the_same_rules() -> None:
+    docs = rendered("gke")
+    monitors = {d["metadata"]["name"]: d for d in docs if d["kind"] == "PodMonitoring"}
+    ours = workloads(docs)
+    assert set(monitors) == set(ours)
+    for name, monitor in monitors.items():
+        assert monitor["apiVersion"] == "monitoring.googleapis.com/v1"
+        assert set(monitor["spec"]) == {"selector", "endpoints"}
+        labels = ours[name]["spec"]["template"]["metadata"]["labels"]
+        assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        (endpoint,) = monitor["spec"]["endpoints"]
+        assert endpoint["port"] == "metrics"
+        (container,) = ours[name]["spec"]["template"]["spec"]["containers"]
+        assert {"name": "metrics", "containerPort": 9464} in container["ports"], name
+    (rules,) = [d for d in docs if d["kind"] == "Rules"]
+    repository = yaml.safe_load((FOLDER / "rules.yml").read_text())["groups"]
+    assert [g["rules"] for g in rules["spec"]["groups"]] == [g["rules"] for g in repository]
+
+
+def test_the_local_overlay_runs_prometheus_with_the_same_rules_scraping_every_workload() -> None:
+    docs = rendered("local")
+    (config,) = [
+        d
+        for d in docs
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("prometheus-config")
+    ]
+    assert config["data"]["rules.yml"] == (FOLDER / "rules.yml").read_text()
+    scrape = yaml.safe_load(config["data"]["prometheus.yml"])
+    jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    for name, workload in workloads(docs).items():
+        (discovery,) = jobs[name]["dns_sd_configs"]
+        (service_name,) = discovery["names"]
+        service = services[service_name]["spec"]
+        assert service["clusterIP"] == "None", "headless: every pod's address"
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert service["selector"].items() <= labels.items()
+        assert service["ports"] == [{"name": "metrics", "port": 9464, "targetPort": "metrics"}]
