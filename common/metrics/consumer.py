@@ -3,8 +3,9 @@
 ``consumer(path)`` gives the hook ``common.receive.subscribe`` takes (``observer=``):
 its counts (received, acked, nacked, let go, leases renewed, failed calls) and state
 (messages and bytes in hand, an outage) are read when metrics are collected; the calls
-to Pub/Sub are timed as they return, and the delivery lag of a sample of each round's
-acked messages is recorded (``common.metrics.samples``). The consumer's own code tells
+to Pub/Sub are timed as they return (sampled, as there may be hundreds a second), and the
+delivery lag of a sample of each round's acked messages is recorded
+(``common.metrics.samples``). The consumer's own code tells
 what only it knows: a rejection and why (``rejected``), and how long its handler or
 task ran (``processed``).
 """
@@ -45,15 +46,10 @@ class ConsumerMetrics:
         self._operations = instruments.histogram(names.OPERATION_DURATION)
         self._rejected = instruments.counter(names.REJECTED)
         self._dead_lettered = instruments.counter(names.DEAD_LETTERED)
-        self._lags: Samples | None = None
-        self._durations: Samples | None = None
-        if (recorder := setup.recorder()) is not None:
-            lag, process = (
-                instruments.histogram(names.DELIVERY_LAG),
-                instruments.histogram(names.PROCESS_DURATION),
-            )
-            self._lags = recorder.register(Samples(lag, self.attributes))
-            self._durations = recorder.register(Samples(process, self.attributes))
+        self._lags = _sampled(names.DELIVERY_LAG, self.attributes)
+        self._durations = _sampled(names.PROCESS_DURATION, self.attributes)
+        # Calls that answered, by operation: hundreds of pulls a second at high rates.
+        self._timings: dict[str, Samples | None] = {}
 
     def watch(self, receiving: Receiving) -> None:
         """Read ``receiving``'s totals and state at every collection from now on."""
@@ -66,10 +62,17 @@ class ConsumerMetrics:
         watch_outage(receiving.pull_outage, "pubsub", attributes)
 
     def operation(self, name: str, seconds: float, error: BaseException | None) -> None:
-        attributes = {**self.attributes, names.OPERATION: name}
+        """A call's time: sampled when it answered, recorded at once when it failed (rare)."""
         if error is not None:
+            attributes = {**self.attributes, names.OPERATION: name}
             attributes[names.ERROR_TYPE] = type(error).__name__
-        self._operations.record(seconds, attributes)
+            self._operations.record(seconds, attributes)
+            return
+        if name not in self._timings:
+            attributes = {**self.attributes, names.OPERATION: name}
+            self._timings[name] = _sampled(names.OPERATION_DURATION, attributes)
+        if (timings := self._timings[name]) is not None:
+            timings.add(seconds)
 
     def acked(self, messages: Sequence[Received]) -> None:
         """Delivery lags of a random sample of the round's acked messages: publish time to
@@ -94,6 +97,14 @@ class ConsumerMetrics:
         self._rejected.add(1, attributes)
         if attempt is not None and max_attempts is not None and attempt >= max_attempts:
             self._dead_lettered.add(1, attributes)
+
+
+def _sampled(spec: names.Instrument, attributes: Attributes) -> Samples | None:
+    """Values for ``spec``'s histogram, recorded by the recorder; None with metrics off."""
+    recorder = setup.recorder()
+    if recorder is None:
+        return None
+    return recorder.register(Samples(instruments.histogram(spec), attributes))
 
 
 def _total(counts: object, name: str, attributes: Attributes) -> instruments.Reading:

@@ -5,7 +5,7 @@ bookkeeping per call), against about 100-130 µs for a whole delivery: two per m
 would cost a tenth of a replica's CPU (benchmarks/README.md, "Metrics"). So a hot path
 only appends its value to a ``Samples`` (tens of nanoseconds), which keeps at most
 ``CAP`` values per ``PERIOD_SECONDS``, and the ``Recorder`` thread records them. Up to
-``CAP / PERIOD_SECONDS`` values a second (128) every value is recorded; above it, a
+``CAP / PERIOD_SECONDS`` values a second (32) every value is recorded; above it, a
 sample: the histogram's quantiles stay true, its count is then smaller than the
 messages', which the counters count.
 """
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from opentelemetry.metrics import Histogram
 
-PERIOD_SECONDS = 0.25
+PERIOD_SECONDS = 1.0
 CAP = 32
 
 
