@@ -3,11 +3,10 @@
 ``consumer(path)`` gives the hook ``common.receive.subscribe`` takes (``observer=``):
 its counts (received, acked, nacked, let go, leases renewed, failed calls) and state
 (messages and bytes in hand, an outage) are read when metrics are collected; the calls
-to Pub/Sub are timed as they return (sampled, as there may be hundreds a second), and the
-delivery lag of a sample of each round's acked messages is recorded
-(``common.metrics.samples``). The consumer's own code tells
-what only it knows: a rejection and why (``rejected``), and how long its handler or
-task ran (``processed``).
+to Pub/Sub are timed as they return (sampled: hundreds of pulls a second at high rates),
+and so is the delivery lag of each round's acked messages (``common.metrics.samples``).
+The consumer's own code tells what only it knows: a rejection and why (``rejected``),
+and how long its handler or task ran (``processed``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ would cost a tenth of a replica's CPU (benchmarks/README.md, "Metrics"). So a ho
 only appends its value to a ``Samples`` (tens of nanoseconds), which keeps at most
 ``CAP`` values per ``PERIOD_SECONDS``, and the ``Recorder`` thread records them. Up to
 ``CAP / PERIOD_SECONDS`` values a second (32) every value is recorded; above it, a
-sample: the histogram's quantiles stay true, its count is then smaller than the
+sample: the histogram's quantiles stay close to true, its count is then smaller than the
 messages', which the counters count.
 """
 

@@ -102,7 +102,10 @@ def prepare_images(docs: list[Doc]) -> None:
     """Build the project's images (Docker when there is one: its cache is shared with the
     compose tests' builds; podman otherwise) and have the others in podman's storage."""
     wanted = {
-        image_for_test(c["image"]) for d in docs if d["kind"] == "Deployment" for c in containers(d)
+        image_for_test(c["image"])
+        for d in docs
+        if d["kind"] == "Deployment" and playable(d)
+        for c in containers(d)
     }
     for image in sorted(wanted):
         name = image.split(":")[0].removeprefix("localhost/")
@@ -157,12 +160,16 @@ def containers(doc: Doc) -> list[Doc]:
     return found
 
 
+def playable(doc: Doc) -> bool:
+    return doc["kind"] in PLAYABLE and doc["metadata"]["name"] != "prometheus"
+
+
 def play_input(docs: list[Doc], emulator_ip: str | None) -> list[Doc]:
     """What podman can play: Deployments (renamed for this checkout, images retagged) and
     ConfigMaps; with ``emulator_ip``, every pod resolves `emulator` to it."""
     played = []
     for original in docs:
-        if original["kind"] not in PLAYABLE or original["metadata"]["name"] == "prometheus":
+        if not playable(original):
             continue
         doc = copy.deepcopy(original)
         if doc["kind"] == "Deployment":
