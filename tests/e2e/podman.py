@@ -12,6 +12,8 @@ the strict validation in tests/unit/deploy instead:
   - The Prometheus Deployment: it finds the replicas through the Services' DNS names, and
     its configuration and rules are checked without it (tests/unit/deploy,
     tests/e2e/test_observability.py runs the same in compose).
+  - Container ports: podman 4.3.1 publishes each on the host's port of the same number,
+    which Kubernetes never does; every pod's metrics port 9464 would clash.
 """
 
 from __future__ import annotations
@@ -177,6 +179,7 @@ def play_input(docs: list[Doc], emulator_ip: str | None) -> list[Doc]:
             pod = doc["spec"]["template"]["spec"]
             for container in pod["containers"]:
                 container["image"] = image_for_test(container["image"])
+                container.pop("ports", None)
             if emulator_ip is not None:
                 pod["hostAliases"] = [{"ip": emulator_ip, "hostnames": ["emulator"]}]
         played.append(doc)
