@@ -67,6 +67,10 @@ def run_trials(
                 )
                 print(report.row(off), flush=True)
                 trials.append(off)
+                # What metrics cost: ours as shipped serves /metrics, read every 5 s.
+                bare = replace(bench.ours(n, rate, METRICS="off"), implementation="ours-no-metrics")
+                print(report.row(bare), flush=True)
+                trials.append(bare)
                 # What tracing costs: every span exported over OTLP, to a receiver that
                 # only keeps them (no collector's processing counted).
                 with running_receiver() as (_, endpoint):

@@ -30,10 +30,14 @@ from benchmarks.stats import TrialResult, summarize
 from common.config import EMULATOR_DEFAULT_PROJECT
 from tests.support.environment import clean_env
 from tests.support.logs import records
+from tests.support.metrics import scrape
 from tests.support.processes import ServiceProcess
 
 # How long the subscriptions get to catch up once publishing stops.
 DRAIN_SECONDS = 20
+# With metrics on, each subscriber's /metrics is read this often while it runs, as the
+# compose stack's Prometheus does: collecting is part of what metrics cost.
+SCRAPE_SECONDS = 5.0
 Rows = list[list[tuple[int, float, float]]]
 
 
@@ -121,7 +125,7 @@ class Bench:
             publisher = ServiceProcess("publisher", env, self.workdir / f"{topic}-pub.log")
             started.append(publisher)
             publisher.wait_for_log(r'"publishing \S+ to ', timeout=60)
-            time.sleep(self.seconds)
+            scraped(subscribers, self.seconds)
             busy = rss(subscribers)
             publisher.stop()
             sent = published(publisher.log())
@@ -192,6 +196,17 @@ class Bench:
             subscriber_cpu_seconds=cpu,
         )
         return replace(result, rss_idle_mib=idle, rss_busy_mib=busy)
+
+
+def scraped(subscribers: list[ServiceProcess], seconds: float) -> None:
+    """Wait ``seconds``, reading the metrics of the subscribers that serve them every
+    ``SCRAPE_SECONDS``, as Prometheus would."""
+    ports = [int(e["port"]) for s in subscribers for e in s.events("metrics on") if e["port"]]
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(SCRAPE_SECONDS, left))
+        for port in ports:
+            scrape(port)
 
 
 def drain(expected: Iterable[int], received: Callable[[], Rows]) -> Rows:

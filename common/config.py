@@ -25,6 +25,11 @@ _HOST_PORT = re.compile(r"(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>[
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # TRACING: off, or where spans go (common.tracing).
 TRACING_MODES = ("off", "otlp", "cloud-trace")
+# METRICS: how metrics leave the process (common.metrics): /metrics, OTLP, or not at all.
+METRICS_MODES = ("prometheus", "otlp", "off")
+# The port of /metrics: OpenTelemetry's Prometheus exporter's usual one. 0: any free port
+# (several services on one host: the tests, the benchmarks).
+DEFAULT_METRICS_PORT = 9464
 
 
 class ConfigError(ValueError):
@@ -165,6 +170,9 @@ class PubSubConfig:
     retry_policy: RetryPolicy = RetryPolicy()
     # "off", or where the spans go: "otlp" (any collector) or "cloud-trace".
     tracing: str = "off"
+    # "prometheus" (/metrics on metrics_port), "otlp" (to any collector) or "off".
+    metrics: str = "prometheus"
+    metrics_port: int = DEFAULT_METRICS_PORT
     # Where the subscriptions one process owns (a fan-out replica's, its identity claim,
     # the dashboard's) are created; None: project_id. A project of their own keeps their
     # wide grants away from the durable subscriptions (deploy/terraform).
@@ -232,5 +240,9 @@ class PubSubConfig:
             log_format=read_choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
             retry_policy=RetryPolicy.from_env(env),
             tracing=read_choice(env, "TRACING", "off", TRACING_MODES),
+            metrics=read_choice(env, "METRICS", "prometheus", METRICS_MODES),
+            metrics_port=read_int(
+                env, "METRICS_PORT", DEFAULT_METRICS_PORT, minimum=0, maximum=65535
+            ),
             replica_subscriptions_project_id=replica_project,
         )

@@ -79,6 +79,8 @@ class Publishes(Generic[T]):
         # Each publish in flight, and when it was made (monotonic).
         self._pending: dict[futures.Future[str], float] = {}
         self._lock = threading.Lock()
+        # Told how long each publish took to resolve, in seconds (common.metrics).
+        self.latency: Callable[[float], None] = _ignore
 
     def publish(self, data: bytes, attributes: dict[str, str], context: T) -> None:
         """Publish; raises ``Unpublishable`` for a message Pub/Sub would refuse, and what
@@ -92,7 +94,9 @@ class Publishes(Generic[T]):
 
     def _resolved(self, future: futures.Future[str], context: T) -> None:
         with self._lock:
-            self._pending.pop(future, None)
+            started = self._pending.pop(future, None)
+        if started is not None:
+            self.latency(time.monotonic() - started)
         self._on_done(future, context)
 
     def in_flight(self) -> int:
@@ -114,3 +118,7 @@ class Publishes(Generic[T]):
         done, not_done = futures.wait(pending, timeout=timeout)
         failed = sum(1 for future in done if future.exception() is not None)
         return failed, len(not_done)
+
+
+def _ignore(_seconds: float) -> None:
+    pass

@@ -12,7 +12,7 @@ from typing import Protocol, TypeVar
 from google.api_core import exceptions
 from google.auth.exceptions import DefaultCredentialsError
 
-from common import logs, tracing
+from common import logs, metrics, tracing
 from common.config import ConfigError, PubSubConfig
 from common.provision import ProvisioningConflict
 from common.shutdown import exit_now_if_stuck, stop_on_signals
@@ -81,10 +81,11 @@ def run_service(
                 config.pubsub.tracing,
                 name,
             )
+        metrics.configure(config.pubsub.metrics, name, config.pubsub.metrics_port, host)
     except DefaultCredentialsError as exc:
         log.critical("TRACING=cloud-trace needs Google Cloud credentials: %s", exc)
         return EXIT_CONFIG_ERROR
-    except ConfigError as exc:
+    except (ConfigError, metrics.MetricsPortError) as exc:
         log.critical("configuration error: %s", exc)
         return EXIT_CONFIG_ERROR
     try:
@@ -98,6 +99,7 @@ def run_service(
         return _refused(log, config.pubsub, exc)
     finally:
         tracing.shutdown()
+        metrics.shutdown()
 
 
 def _refused(log: logging.Logger, pubsub: PubSubConfig, exc: Exception) -> int:

@@ -32,6 +32,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from common import metrics
 from dashboard.config import DashboardConfig
 from dashboard.feeds import Feeds
 from dashboard.grid import Grid
@@ -53,6 +54,7 @@ def create_app(config: DashboardConfig, host: str, stop: threading.Event) -> tup
         frames_per_second=config.frames_per_second,
         stall_seconds=config.client_stall_seconds,
     )
+    metrics.dashboard(hub)
 
     def apply(change: Change) -> None:
         # Called on the client library's threads: the change runs on the loop at the next

@@ -61,11 +61,14 @@ class DashboardConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DashboardConfig:
         pubsub = PubSubConfig.from_env(env)
+        port = read_int(env, "DASHBOARD_LISTEN_PORT", 8080, minimum=1, maximum=65535)
+        if pubsub.metrics == "prometheus" and pubsub.metrics_port == port:
+            raise ConfigError(f"METRICS_PORT and DASHBOARD_LISTEN_PORT are both {port}")
         return cls(
             pubsub=pubsub,
             receipts_topic_id=read_receipts_topic(env, pubsub.topic_id),
             dead_letter_topic_id=read_dead_letter_topic(env, pubsub.topic_id),
-            listen_port=read_int(env, "DASHBOARD_LISTEN_PORT", 8080, minimum=1, maximum=65535),
+            listen_port=port,
             allowed_origins=read_origins(env, "DASHBOARD_ALLOWED_ORIGINS"),
             max_clients=read_int(env, "DASHBOARD_MAX_CLIENTS", 20, minimum=1, maximum=10_000),
             frames_per_second=read_int(

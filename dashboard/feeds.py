@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from google.pubsub_v1 import types
 
+from common import metrics
 from common.health import HEARTBEAT_INTERVAL_SECONDS, MAX_AGE_SECONDS
 from common.logs import fields
 from common.messages import receipts
@@ -114,6 +115,7 @@ class Feeds:
                     feed.received,
                     flow_control=FLOW_CONTROL,
                     recover=functools.partial(self._recover, feed),
+                    observer=metrics.consumer(granted.name),
                 )
         except ShutdownRequested:
             log.info("stopped before subscribing")

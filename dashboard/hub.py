@@ -77,6 +77,7 @@ class Hub:
         self.clients: set[Client] = set()
         self.shutting_down = False
         self.ticks = 0
+        self.frames_sent = self.dropped_slow = 0  # running totals, for metrics
         self._period = 1 / frames_per_second
         self._stall_seconds = stall_seconds
         self._clock = clock
@@ -150,11 +151,13 @@ class Hub:
                     self._stall_seconds,
                 )
                 self.leave(client, ": stopped reading")
+                self.dropped_slow += 1
                 return
             except Exception:  # the peer has gone; the route's receive loop sees it too
                 return
             client.sent, client.sent_at = revision, now
             client.frames += 1
+            self.frames_sent += 1
 
     def track(self, sender: asyncio.Task[None]) -> None:
         self._senders.add(sender)

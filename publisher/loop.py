@@ -28,7 +28,7 @@ from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1 import types
 from google.cloud.pubsub_v1.publisher.exceptions import FlowControlLimitError
 
-from common import tracing
+from common import metrics, tracing
 from common.config import PubSubConfig
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Heartbeat
 from common.logs import error_text, fields
@@ -129,6 +129,7 @@ class Publisher:
         # Set when Pub/Sub says the topic does not exist (deleted, or an emulator that
         # restarted with no state): the loop creates it again.
         self.topic_missing = threading.Event()
+        metrics.publisher(topic_path, self, self._publishes, self._stall)
 
     def publish_next(self) -> None:
         """Call the source for the next sequence number and publish what it returns."""

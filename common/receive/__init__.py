@@ -17,13 +17,25 @@ One concern per module, as the library's ``_protocol/``:
 - ``leaser``: the lease thread: renew before expiry, with jitter; let go past the cap;
 - ``acker``: acks, nacks and lease changes, batched on a thread of their own;
 - ``flow``: room by messages and by bytes;
-- ``message``: what the callback gets; ``rpc``: the calls to Pub/Sub.
+- ``message``: what the callback gets; ``rpc``: the calls to Pub/Sub;
+- ``counts``: running totals per batch, and the hook metrics give (``Observer``).
 
 Consumers import from this package only.
 """
 
+from common.receive.counts import Counts, Observer, Receiving
 from common.receive.flow import FlowControl
 from common.receive.manager import Callback, ReceiveFuture, Recover, subscribe
 from common.receive.message import Received
 
-__all__ = ["Callback", "FlowControl", "ReceiveFuture", "Received", "Recover", "subscribe"]
+__all__ = [
+    "Callback",
+    "Counts",
+    "FlowControl",
+    "Observer",
+    "ReceiveFuture",
+    "Received",
+    "Receiving",
+    "Recover",
+    "subscribe",
+]

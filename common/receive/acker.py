@@ -18,12 +18,14 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from google.api_core import exceptions
 
 from common import logs, tracing
 from common.outage import Outage
+from common.receive.counts import Counts
 from common.receive.message import Received
 from common.receive.rpc import Rpc
 
@@ -46,12 +48,21 @@ Release = Callable[[list[Received]], list[Received]]
 
 
 class Acker:
-    """Sends settled messages and lease changes for the subscription at ``path``."""
+    """Sends settled messages and lease changes for the subscription at ``path``; adds
+    what went to ``counts`` and tells its observer (``common.receive.counts``)."""
 
-    def __init__(self, rpc: Rpc, path: str, release: Release) -> None:
+    def __init__(
+        self,
+        rpc: Rpc,
+        path: str,
+        release: Release,
+        *,
+        counts: Counts | None = None,
+    ) -> None:
         self._rpc = rpc
         self._path = path
         self._release = release
+        self.counts = counts or Counts()
         self._items: collections.deque[_Item] = collections.deque()
         self._outage = Outage(f"Pub/Sub (acks and leases on {path})", retrying=False)
         self._idle = threading.Event()
@@ -62,6 +73,7 @@ class Acker:
 
     def settle(self, received: Received, ack: bool) -> None:
         """Ack (True) or nack (False) ``received`` at the next round; from any thread."""
+        received.settled_at = time.time()  # its handling's end, for its delivery lag
         self._items.append((received, ack))
 
     def modify(self, ack_ids: list[str], seconds: int) -> None:
@@ -107,11 +119,13 @@ class Acker:
                 ack_ids, seconds = item
                 leases[int(seconds)].extend(ack_ids)
         held = self._release(settled)
-        acked = [r.ack_id for r in held if acks[r]]
+        acked = [r for r in held if acks[r]]
         nacked = [r.ack_id for r in held if not acks[r]]
+        self.counts.settled(len(acked), len(nacked))
         if acked:
             logs.flush()
-            self._send(acked, None)
+            self._send([r.ack_id for r in acked], None)
+            self.counts.observer.acked(acked)
         if nacked:
             leases[0] = nacked + leases.get(0, [])
         for seconds, ack_ids in leases.items():
@@ -123,6 +137,8 @@ class Acker:
         kind = "ack" if seconds is None else "nack" if seconds == 0 else "modack"
         for start in range(0, len(ack_ids), MAX_IDS_PER_CALL):
             chunk = ack_ids[start : start + MAX_IDS_PER_CALL]
+            began = time.monotonic()
+            error: BaseException | None = None
             try:
                 with tracing.step(kind, self._path, {tracing.MESSAGE_COUNT: len(chunk)}):
                     if seconds is None:
@@ -131,11 +147,14 @@ class Acker:
                         self._rpc.modify_ack_deadline(
                             self._path, chunk, seconds, RPC_TIMEOUT_SECONDS
                         )
-            except exceptions.NotFound:
+            except exceptions.NotFound as exc:
                 # The subscription is gone, and its leases with it; the pull threads see
                 # it too, and the subscription is provisioned again.
+                error = exc
                 log.debug("nothing to %s: subscription %s is gone", kind, self._path)
             except exceptions.GoogleAPICallError as exc:
+                error = exc
+                self.counts.send_failed()
                 self._outage.failed(
                     f"{type(exc).__name__}: {exc}",
                     f"{len(chunk)} {kind}s not sent: those messages come back when "
@@ -143,3 +162,4 @@ class Acker:
                 )
             else:
                 self._outage.succeeded()
+            self.counts.observer.operation(kind, time.monotonic() - began, error)

@@ -55,6 +55,7 @@ class Leaser:
         rng: random.Random | None = None,
     ) -> None:
         self._acker = acker
+        self._counts = acker.counts
         self.lease_seconds = lease_seconds
         self._max_lease_seconds = max_lease_seconds
         self._on_let_go = on_let_go
@@ -131,6 +132,7 @@ class Leaser:
                     renewed.append(ack_id)
             if overdue and not self._held:
                 self._emptied.notify_all()
+        self._counts.leases(len(renewed), len(overdue))
         if renewed:
             log.debug(
                 "renewing the leases of %d messages for %ds", len(renewed), self.lease_seconds

@@ -28,6 +28,7 @@ from google.pubsub_v1 import types
 from common.logs import error_text, fields
 from common.outage import ADMIN_CALL_TIMEOUT_SECONDS, ShutdownRequested
 from common.receive.acker import Acker
+from common.receive.counts import UNOBSERVED, Counts, Observer
 from common.receive.flow import Flow, FlowControl
 from common.receive.leaser import Leaser
 from common.receive.message import Pulled, Received
@@ -66,13 +67,14 @@ class ReceiveFuture:
         recover: Recover | None,
     ) -> None:
         self.subscription = path = subscription.name
+        self.counts = counts = Counts()  # and its observer: metrics (common.receive.counts)
         self._callback = callback
         self._drain_seconds = drain_seconds
         self._rpc = rpc = Rpc(client)
         self._flow = Flow(flow_control)
         self._stopping = threading.Event()
         self._recovery = _Recovery(self, recover)
-        self._acker = Acker(rpc, path, self._release)
+        self._acker = Acker(rpc, path, self._release, counts=counts)
         self._leaser = Leaser(
             self._acker,
             lease_seconds=_lease_seconds(subscription),
@@ -89,7 +91,9 @@ class ReceiveFuture:
             on_gone=self._recovery.recover,
             on_error=self._fail,
             probe=lambda: rpc.get_subscription(path, ADMIN_CALL_TIMEOUT_SECONDS),
+            counts=counts,
         )
+        self.pull_outage = self._puller.outage  # read by metrics
         self._error: Exception | None = None
         self._cancelled = threading.Lock()  # taken by the first cancel
         self._done = threading.Event()
@@ -254,6 +258,7 @@ def subscribe(
     pull_threads: int = 1,
     drain_seconds: float = 0.0,
     recover: Recover | None = None,
+    observer: Observer = UNOBSERVED,
 ) -> ReceiveFuture:
     """Receive from ``subscription`` (as provisioned: its ``name`` and the ack deadline
     Pub/Sub granted, which is the lease), calling ``callback`` with each message.
@@ -263,7 +268,8 @@ def subscribe(
     ``ack()`` or ``nack()``. A callback that raises nacks its message. ``recover``
     provisions the subscription again after Pub/Sub lost it; without it, a lost
     subscription ends receiving with ``NotFound``. On ``cancel()``, the callbacks' held
-    messages get ``drain_seconds`` to be settled; the rest are handed back.
+    messages get ``drain_seconds`` to be settled; the rest are handed back. ``observer``
+    (``common.receive.counts``; ``common.metrics.consumer``) is told what happens.
     """
     future = ReceiveFuture(
         client,
@@ -274,5 +280,7 @@ def subscribe(
         drain_seconds=drain_seconds,
         recover=recover,
     )
+    future.counts.observer = observer
+    observer.watch(future)
     future.start()
     return future

@@ -14,6 +14,10 @@ from typing import Protocol
 
 
 class Timestamp(Protocol):
+    @property
+    def seconds(self) -> int: ...
+    @property
+    def nanos(self) -> int: ...
     def ToDatetime(self, tzinfo: tzinfo | None = None) -> datetime: ...
 
 
@@ -49,16 +53,19 @@ class Received:
     """One delivery of a message: its fields, and ``ack()`` or ``nack()``, once.
 
     ``size`` is the body's length in bytes (what flow control counts); ``pulled_at`` when
-    it was pulled (monotonic seconds). A second ``ack()`` or ``nack()``, or one after the
-    subscription let the message go (``FlowControl.max_lease_seconds``), does nothing.
+    it was pulled (monotonic seconds); ``settled_at`` when it was last acked or nacked
+    (seconds since the epoch, like ``publish_time``; 0.0 before). A second ``ack()`` or
+    ``nack()``, or one after the subscription let the message go
+    (``FlowControl.max_lease_seconds``), does nothing.
     """
 
-    __slots__ = ("_pb", "_settle", "pulled_at", "size")
+    __slots__ = ("_pb", "_settle", "pulled_at", "settled_at", "size")
 
     def __init__(self, pb: Pulled, settle: Settle, pulled_at: float) -> None:
         self._pb = pb
         self._settle = settle
         self.pulled_at = pulled_at
+        self.settled_at = 0.0
         self.size = len(pb.message.data)
 
     @property
@@ -82,6 +89,12 @@ class Received:
     def publish_time(self) -> datetime:
         """When Pub/Sub accepted the message, in UTC (microseconds)."""
         return self._pb.message.publish_time.ToDatetime(tzinfo=UTC)
+
+    @property
+    def publish_seconds(self) -> float:
+        """``publish_time`` as seconds since the epoch: read without making a datetime."""
+        stamp = self._pb.message.publish_time
+        return stamp.seconds + stamp.nanos / 1e9
 
     @property
     def delivery_attempt(self) -> int | None:

@@ -24,6 +24,7 @@ from google.api_core import exceptions
 
 from common import tracing
 from common.outage import Outage
+from common.receive.counts import Counts
 from common.receive.flow import Flow
 from common.receive.message import Pulled
 from common.receive.rpc import Cancelled, PullCall, Rpc
@@ -52,6 +53,7 @@ class Puller:
     thread. ``on_gone(generation)`` is called on NOT_FOUND with the ``generation`` the
     pull began in, and returns once the subscription exists again; ``on_error(exc)`` on
     a final error. ``probe()`` is a call that must answer (raises ``GoogleAPICallError``).
+    Each pull is added to ``counts`` and told to its observer (``common.receive.counts``).
     """
 
     def __init__(
@@ -66,9 +68,11 @@ class Puller:
         on_gone: Callable[[int], None],
         on_error: Callable[[Exception], None],
         probe: Callable[[], None],
+        counts: Counts | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._rpc = rpc
+        self.counts = counts or Counts()
         self._path = path
         self._flow = flow
         self._stopping = stopping
@@ -115,6 +119,7 @@ class Puller:
     def _pull_once(self, wanted: int) -> None:
         generation = self.generation
         pulled: Sequence[Pulled] = ()
+        began = self._clock()
         try:
             with tracing.step("pull", self._path) as span:
                 call = self._rpc.start_pull(self._path, wanted, PULL_TIMEOUT_SECONDS)
@@ -130,13 +135,20 @@ class Puller:
                 span.set_attribute(tracing.MESSAGE_COUNT, len(pulled))
         except exceptions.DeadlineExceeded:
             self._flow.pulled(wanted, 0, 0)
+            self.counts.observer.operation("pull", self._clock() - began, None)  # an empty answer
             self._empty_by_deadline()
             return
         except (Cancelled, exceptions.GoogleAPICallError) as exc:
             self._flow.pulled(wanted, 0, 0)
+            if not self._stopping.is_set():  # not a pull cut short by the shutdown
+                self.counts.pull_failed()
+                self.counts.observer.operation("pull", self._clock() - began, exc)
             self._failed(exc, generation)
             return
-        self._flow.pulled(wanted, len(pulled), sum(len(pb.message.data) for pb in pulled))
+        size = sum(len(pb.message.data) for pb in pulled)
+        self._flow.pulled(wanted, len(pulled), size)
+        self.counts.pulled(len(pulled), size)
+        self.counts.observer.operation("pull", self._clock() - began, None)
         self._proved_at = self._clock()
         self.outage.succeeded()
         if pulled:

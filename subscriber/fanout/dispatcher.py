@@ -27,6 +27,7 @@ from typing import cast
 
 from common import logs, tracing
 from common.messages.receipts import Outcome
+from common.metrics import ConsumerMetrics
 from common.receive import Received
 from common.seams import Delivery, Handler, not_awaitable
 from subscriber.dead_letter import log_rejected
@@ -49,9 +50,11 @@ class Dispatcher:
         max_delivery_attempts: int,
         max_lease_seconds: float,
         on_outcome: OutcomeListener | None = None,
+        metrics: ConsumerMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._handler = handler
+        self._metrics = metrics or ConsumerMetrics(subscription)
         self._subscription = subscription
         self._max_delivery_attempts = max_delivery_attempts
         self._max_lease_seconds = max_lease_seconds
@@ -114,6 +117,7 @@ class Dispatcher:
         delivery = Delivery.of(received)
         span = tracing.consuming(self._subscription, received)
         outcome: Outcome = "acked"
+        started = self._clock()
         try:
             with tracing.within(span), tracing.step("process", self._subscription):
                 # A Handler returns None; what a wrongly written one returns is checked.
@@ -122,6 +126,8 @@ class Dispatcher:
         except BaseException as exc:  # whatever the handler raises rejects its message
             outcome = "rejected"
             received.nack()
+            attempt = delivery.delivery_attempt
+            self._metrics.rejected(type(exc).__name__, attempt, self._max_delivery_attempts)
             log_rejected(
                 log,
                 delivery.message_id,
@@ -131,6 +137,7 @@ class Dispatcher:
             )
         else:
             received.ack()
+        self._metrics.processed(self._clock() - started)
         tracing.finish(span, "ack" if outcome == "acked" else "nack")
         with self._lock:
             if outcome == "acked":

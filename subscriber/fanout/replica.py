@@ -21,7 +21,7 @@ import threading
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
-from common import logs
+from common import logs, metrics
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Beat, Heartbeat
 from common.outage import ShutdownRequested
 from common.provision import Provisioner
@@ -99,6 +99,7 @@ class Replica:
         self.path: str = self._declared.name
         self._claim = Claim(subscriber, config.pubsub, config.replica_id, stop)
         self._future: ReceiveFuture | None = None
+        self._metrics = metrics.consumer(self.path)
         self._receipts: ReceiptSender | None = None
         if config.receipts_topic_id is not None:
             self._receipts = ReceiptSender(
@@ -116,6 +117,7 @@ class Replica:
             max_delivery_attempts=config.dead_letter.max_delivery_attempts,
             max_lease_seconds=config.flow_control.max_lease_seconds,
             on_outcome=self._receipts.handled if self._receipts is not None else None,
+            metrics=self._metrics,
         )
 
     def run(self) -> int:
@@ -134,6 +136,7 @@ class Replica:
             pull_threads=self._config.pull_threads,
             drain_seconds=DRAIN_SECONDS,
             recover=lambda stop: self._provision(),
+            observer=self._metrics,
         )
         if self._receipts is not None:
             self._receipts.lifecycle("joined")

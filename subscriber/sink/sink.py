@@ -141,6 +141,7 @@ class Sink:
             flow_control=self._config.flow_control,
             drain_seconds=self._config.drain_seconds + STOP_SECONDS,
             recover=lambda stop: self._provisioner.ensure(plan_)[-1],
+            observer=self._storing.metrics,
         )
 
     def _wake_on_stop(self) -> None:

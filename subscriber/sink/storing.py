@@ -15,6 +15,7 @@ import time
 
 import psycopg
 
+from common import metrics
 from common.config import ConfigError
 from common.logs import fields
 from common.outage import Outage
@@ -57,6 +58,8 @@ class Storing:
         self.connected = False
         self._outage = Outage("database", retry_max_seconds=config.retry_max_seconds)
         self.stored = self.rejected = self.already_stored = 0
+        self.metrics = metrics.sink(path, self, self._outage)
+        self._started = 0.0  # when the write in progress began (monotonic)
 
     def add(self, received: Received) -> None:
         """The receive callback, on the pull thread."""
@@ -90,6 +93,7 @@ class Storing:
             self._rows = split([entry.message for entry in self._batch], self._config.row_mapper)
             spans = [entry.span for entry in self._batch]
             self._writer.start(self._rows if self._batch else None, spans)
+            self._started = time.monotonic()
         try:
             written = self._writer.poll()
         except psycopg.Error as exc:
@@ -116,6 +120,9 @@ class Storing:
         self.stored += counts["stored"]
         self.rejected += counts["rejected"]
         self.already_stored += counts["already stored"]
+        if self._batch:
+            seconds = time.monotonic() - self._started
+            self.metrics.committed(len(self._batch), seconds, counts["rejected"])
         for entry in self._batch:
             entry.received.ack()
         finish(self._batch, "ack")

@@ -1,5 +1,5 @@
 """A task in hand (the message, its process slot, its deadline) and the lines the worker
-logs about it, each carrying the message ID."""
+logs about it, each carrying the message ID, and its metrics (``common.metrics``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from opentelemetry.trace import Span
 
 from common import tracing
 from common.logs import fields
+from common.metrics import WorkQueueMetrics
 from common.receive import Received
 from subscriber.dead_letter import rejection_fate
 
@@ -25,6 +26,7 @@ class Running:
     deadline: float
     # The span of its handling, with tracing on (common.tracing).
     span: Span | None = None
+    metrics: WorkQueueMetrics | None = None
 
     @property
     def message_id(self) -> str:
@@ -47,6 +49,8 @@ def log_started(task: Running, slot: int, max_delivery_attempts: int) -> None:
     attempt = task.received.delivery_attempt
     log.debug("started message_id=%s in process %d, attempt %s", task.message_id, slot, attempt)
     if attempt is not None and attempt > 1:
+        if task.metrics is not None:
+            task.metrics.retried()
         log.info(
             "retrying message_id=%s: delivery attempt %d of %d",
             task.message_id,
@@ -57,6 +61,8 @@ def log_started(task: Running, slot: int, max_delivery_attempts: int) -> None:
 
 
 def log_completed(task: Running, seconds: float, text: str) -> None:
+    if task.metrics is not None:
+        task.metrics.processed(seconds)
     log.info(
         "completed message_id=%s in %.2fs%s",
         task.message_id,
@@ -67,6 +73,9 @@ def log_completed(task: Running, seconds: float, text: str) -> None:
 
 
 def log_failed(task: Running, seconds: float, text: str, max_delivery_attempts: int) -> None:
+    if task.metrics is not None:
+        task.metrics.processed(seconds)
+        task.metrics.rejected("failed", task.received.delivery_attempt, max_delivery_attempts)
     log.warning(
         "failed message_id=%s after %.2fs: %s; %s",
         task.message_id,
@@ -78,6 +87,8 @@ def log_failed(task: Running, seconds: float, text: str, max_delivery_attempts: 
 
 
 def log_timed_out(task: Running, deadline_seconds: float, max_delivery_attempts: int) -> None:
+    if task.metrics is not None:
+        task.metrics.terminated(task.received.delivery_attempt, max_delivery_attempts)
     log.warning(
         "timed out message_id=%s: still running after its %gs deadline; process terminated, %s",
         task.message_id,

@@ -25,7 +25,7 @@ from multiprocessing.connection import Connection
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
-from common import tracing
+from common import metrics, tracing
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Beat, Heartbeat
 from common.logs import fields
 from common.outage import ShutdownRequested
@@ -100,6 +100,7 @@ class Worker:
         self._wake_reader, self._wake_writer = Pipe(duplex=False)
         self._running: dict[int, Running] = {}  # by slot number
         self._path = config.pubsub.subscription_path(config.subscription_id)
+        self._metrics = metrics.workqueue(self._path)
         self.completed = self.failed = 0
 
     def run(self) -> int:
@@ -117,6 +118,7 @@ class Worker:
             flow_control=self._config.flow_control,
             drain_seconds=self._config.drain_seconds + STOP_SECONDS,
             recover=lambda stop: self._provision(),
+            observer=self._metrics,
         )
         config = self._config
         log.info(
@@ -173,9 +175,9 @@ class Worker:
                 received.nack()
                 continue
             number = self._slots.start(Delivery.of(received))
-            now = time.monotonic()
+            now, seconds = time.monotonic(), self._config.task_deadline_seconds
             span = tracing.consuming(self._path, received)
-            task = Running(received, now, now + self._config.task_deadline_seconds, span)
+            task = Running(received, now, now + seconds, span, self._metrics)
             self._running[number] = task
             log_started(task, number, self._max_attempts)
 

@@ -9,6 +9,11 @@ the strict validation in tests/unit/deploy instead:
   - Service: podman has no cluster DNS. Each pod gets a hostAliases entry naming the
     emulator's pod address instead, which is what the Service's DNS name resolves to.
   - NetworkPolicy, PodDisruptionBudget, autoscalers: nothing in podman enforces them.
+  - The Prometheus Deployment: it finds the replicas through the Services' DNS names, and
+    its configuration and rules are checked without it (tests/unit/deploy,
+    tests/e2e/test_observability.py runs the same in compose).
+  - Container ports: podman 4.3.1 publishes each on the host's port of the same number,
+    which Kubernetes never does; every pod's metrics port 9464 would clash.
 """
 
 from __future__ import annotations
@@ -99,7 +104,10 @@ def prepare_images(docs: list[Doc]) -> None:
     """Build the project's images (Docker when there is one: its cache is shared with the
     compose tests' builds; podman otherwise) and have the others in podman's storage."""
     wanted = {
-        image_for_test(c["image"]) for d in docs if d["kind"] == "Deployment" for c in containers(d)
+        image_for_test(c["image"])
+        for d in docs
+        if d["kind"] == "Deployment" and playable(d)
+        for c in containers(d)
     }
     for image in sorted(wanted):
         name = image.split(":")[0].removeprefix("localhost/")
@@ -154,12 +162,16 @@ def containers(doc: Doc) -> list[Doc]:
     return found
 
 
+def playable(doc: Doc) -> bool:
+    return doc["kind"] in PLAYABLE and doc["metadata"]["name"] != "prometheus"
+
+
 def play_input(docs: list[Doc], emulator_ip: str | None) -> list[Doc]:
     """What podman can play: Deployments (renamed for this checkout, images retagged) and
     ConfigMaps; with ``emulator_ip``, every pod resolves `emulator` to it."""
     played = []
     for original in docs:
-        if original["kind"] not in PLAYABLE:
+        if not playable(original):
             continue
         doc = copy.deepcopy(original)
         if doc["kind"] == "Deployment":
@@ -167,6 +179,7 @@ def play_input(docs: list[Doc], emulator_ip: str | None) -> list[Doc]:
             pod = doc["spec"]["template"]["spec"]
             for container in pod["containers"]:
                 container["image"] = image_for_test(container["image"])
+                container.pop("ports", None)
             if emulator_ip is not None:
                 pod["hostAliases"] = [{"ip": emulator_ip, "hostnames": ["emulator"]}]
         played.append(doc)

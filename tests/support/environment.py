@@ -21,11 +21,14 @@ STACK_PREFIXES = (
     "LOG_",
     "TRACING",
     "OTEL_",
+    "METRICS",
 )
 
 
 def clean_env(**settings: str) -> dict[str, str]:
-    """This process's environment without the stack's settings, plus ``settings``."""
+    """This process's environment without the stack's settings, plus ``settings``; metrics
+    on any free port unless ``settings`` say otherwise (several services share the host)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(STACK_PREFIXES)}
+    env["METRICS_PORT"] = "0"
     env.update(settings)
     return env

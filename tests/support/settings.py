@@ -73,6 +73,8 @@ def values(files: str, heartbeat: str) -> dict[str, str]:
         # TRACING: the run's own.
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
         "HEARTBEAT_FILE": heartbeat,
+        "METRICS": "prometheus",
+        "METRICS_PORT": "0",
         # PUBLISHER_MODE or PUBLISHER_SOURCE: the run's own (they exclude each other).
         "PUBLISH_INTERVAL_SECONDS": "30",
         "PUBLISH_FLUSH_TIMEOUT_SECONDS": "2",

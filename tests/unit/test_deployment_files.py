@@ -54,7 +54,7 @@ def test_emulator_is_official_pinned_and_health_checked(compose: dict[str, Any])
 
 
 def test_apps_wait_for_a_healthy_emulator(compose: dict[str, Any]) -> None:
-    apps = set(compose["services"]) - {"emulator", "postgres"}
+    apps = set(compose["services"]) - {"emulator", "postgres", "prometheus", "grafana"}
     assert apps == {*APP_SERVICES, "task-publisher", "worker", "readings-publisher", "sink"}
     for name in apps:
         assert compose["services"][name]["environment"]["PUBSUB_EMULATOR_HOST"] == "emulator:8085"
@@ -69,6 +69,19 @@ def test_apps_wait_for_a_healthy_emulator(compose: dict[str, Any]) -> None:
     assert task_publisher["depends_on"] == {"worker": {"condition": "service_healthy"}}
     for demo in ("task-publisher", "worker"):
         assert compose["services"][demo]["profiles"] == ["workqueue"], "not started by default"
+
+
+def test_observability_runs_pinned_official_images_in_profiles_of_their_own(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    assert services["prometheus"]["image"].startswith("prom/prometheus:v")
+    assert services["prometheus"]["profiles"] == ["observability"]
+    assert services["grafana"]["image"].startswith("grafana/grafana:")
+    assert services["grafana"]["profiles"] == ["grafana"]
+    for name in ("prometheus", "grafana"):
+        assert services[name]["image"].split(":")[1] != "latest", name
+        assert "healthcheck" in services[name], name
 
 
 def test_sink_demo_stores_in_a_pinned_health_checked_postgres(compose: dict[str, Any]) -> None:

@@ -75,3 +75,10 @@ def test_allowed_hosts_are_names_patterns_or_any() -> None:
 def test_bad_security_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         DashboardConfig.from_env({**EMULATOR, name: value})
+
+
+def test_metrics_and_the_live_view_cannot_share_a_port() -> None:
+    env = {"PUBSUB_EMULATOR_HOST": "localhost:8085", "METRICS_PORT": "8080"}
+    with pytest.raises(ConfigError, match="METRICS_PORT and DASHBOARD_LISTEN_PORT"):
+        DashboardConfig.from_env(env)
+    assert DashboardConfig.from_env({**env, "METRICS": "off"}).listen_port == 8080

@@ -102,6 +102,8 @@ def test_every_resource_validates_strictly(overlay: str) -> None:
     for doc in render(overlay):
         if doc["apiVersion"].startswith("keda.sh/"):
             continue  # no schema bundled: see test_keda_resources_use_known_fields
+        if doc["apiVersion"].startswith("monitoring.googleapis.com/"):
+            continue  # nor for Managed Prometheus's: see tests/unit/deploy/test_observability
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
@@ -177,9 +179,13 @@ def test_dashboard_is_private_and_the_namespace_denies_by_default(overlay: str) 
     assert of_kind(docs, "Ingress", "Gateway", "HTTPRoute") == []
     policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "NetworkPolicy")}
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    # No policy admits anything to the dashboard: port-forward needs none.
+    # No policy admits anything to the dashboard but scrapes of /metrics: port-forward
+    # needs none.
     labels = deployment(docs, "dashboard")["spec"]["template"]["metadata"]["labels"]
+    metrics_only = [{"protocol": "TCP", "port": 9464}]  # /metrics, to Prometheus alone
     for name, spec in policies.items():
+        if all(rule.get("ports") == metrics_only for rule in spec.get("ingress", [])):
+            continue
         if "Ingress" in spec["policyTypes"] and spec.get("ingress"):
             selector = spec["podSelector"].get("matchLabels", {})
             assert selector, f"{name} admits traffic to every pod"
