@@ -23,7 +23,7 @@ from google.pubsub_v1 import types
 
 from common.logs import fields
 from common.outage import ADMIN_CALL_TIMEOUT_SECONDS, UNAVAILABLE, call_until_ready
-from common.resources import Plan, drift
+from common.resources import Plan, drift, topic_drift
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +67,21 @@ class Provisioner:
         return [self.ensure_subscription(declared, beat) for declared in plan.subscriptions]
 
     def ensure_topic(self, declared: types.Topic, beat: Beat | None = None) -> None:
-        """Create the topic unless it exists."""
+        """Create the topic unless it exists; an existing one that retains messages for
+        less than ``declared`` says is updated (``resources.topic_drift``), or, if Pub/Sub
+        refuses (an account without ``pubsub.topics.update``, as Terraform grants), kept
+        with a warning: a replay then reaches back only as far as it retains."""
 
         def create() -> None:
             try:
-                self._publisher.get_topic(
+                existing = self._publisher.get_topic(
                     topic=declared.name, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
                 )
-                return
             except exceptions.NotFound:
                 pass
+            else:
+                self._reconcile_topic(declared, existing)
+                return
             try:
                 self._publisher.create_topic(
                     request=declared, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
@@ -91,13 +96,50 @@ class Provisioner:
 
         call_until_ready(create, what="Pub/Sub", stop=self._stop, beat=beat)
 
+    def _reconcile_topic(self, declared: types.Topic, existing: types.Topic) -> None:
+        paths = topic_drift(declared, existing)
+        if not paths:
+            return
+        try:
+            self._publisher.update_topic(
+                request={"topic": declared, "update_mask": {"paths": paths}},
+                retry=None,
+                timeout=ADMIN_CALL_TIMEOUT_SECONDS,
+            )
+        except (exceptions.InvalidArgument, exceptions.PermissionDenied) as exc:
+            log.warning(
+                "topic %s retains messages for %s, less than the %s declared, and Pub/Sub "
+                "refused to update it (%s); kept as it is there",
+                declared.name,
+                existing.message_retention_duration,
+                declared.message_retention_duration,
+                exc.message,
+                extra=fields(event="topic kept", topic=declared.name),
+            )
+            return
+        log.info(
+            "updated topic %s: message retention %s as declared",
+            declared.name,
+            declared.message_retention_duration,
+            extra=fields(event="topic updated", topic=declared.name, fields=paths),
+        )
+
     def ensure_subscription(
-        self, declared: types.Subscription, beat: Beat | None = None
+        self,
+        declared: types.Subscription,
+        beat: Beat | None = None,
+        *,
+        on_created: Callable[[types.Subscription], None] | None = None,
     ) -> types.Subscription:
         """Create the subscription unless it exists (waiting for its topic), or bring an
         existing one in line with ``declared``; returns it as Pub/Sub holds it. Raises
-        ``ProvisioningConflict`` for a difference no update can mend."""
+        ``ProvisioningConflict`` for a difference no update can mend.
+
+        ``on_created(subscription)`` runs once this call created it (not when it existed:
+        a resumed subscription has its own backlog), retried like the rest while Pub/Sub
+        is away; a fan-out replica seeks its new subscription back with it."""
         name = declared.name
+        created_now: list[types.Subscription] = []
 
         def create() -> types.Subscription:
             try:
@@ -115,17 +157,23 @@ class Provisioner:
                         name,
                         extra=fields(event="subscription created", subscription=name),
                     )
+                    created_now.append(created)
                     return created
             return self._reconcile(declared, existing)
 
         # NOT_FOUND from the create: the topic is not there yet (its service makes it).
-        return call_until_ready(
+        granted = call_until_ready(
             create,
             what=f"Pub/Sub and topic {declared.topic}",
             stop=self._stop,
             retry_on=(*UNAVAILABLE, exceptions.NotFound),
             beat=beat,
         )
+        if created_now and on_created is not None:
+            call_until_ready(
+                lambda: on_created(granted), what="Pub/Sub", stop=self._stop, beat=beat
+            )
+        return granted
 
     def delete_subscription(self, path: str) -> None:
         """Delete a process's own subscription on its way out; one short try, a failure

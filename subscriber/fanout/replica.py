@@ -21,7 +21,7 @@ import threading
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
-from common import logs
+from common import logs, replay
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Beat, Heartbeat
 from common.outage import ShutdownRequested
 from common.provision import Provisioner
@@ -159,7 +159,23 @@ class Replica:
         its subscription; again after Pub/Sub lost it (an emulator restarted empty)."""
         self._provisioner.ensure(plan(self._config), beat)
         self._claim.take(beat)
-        return self._provisioner.ensure_subscription(self._declared, beat)
+        catch_up = self._catch_up if self._config.replay_seconds > 0 else None
+        return self._provisioner.ensure_subscription(self._declared, beat, on_created=catch_up)
+
+    def _catch_up(self, created: types.Subscription) -> None:
+        """A late joiner: seek the new subscription back REPLAY_SECONDS, so that Pub/Sub
+        delivers what the topic retains from then on (``common.replay``)."""
+        moment = replay.since(self._config.replay_seconds)
+        replay.seek_to_time(self._subscriber, created.name, moment)
+        log.info(
+            "catching up: %s sought back %ds, to %s",
+            created.name,
+            self._config.replay_seconds,
+            moment.isoformat(),
+            extra=logs.fields(
+                event="caught up", subscription=created.name, since=moment.isoformat()
+            ),
+        )
 
     def _stop_receiving(self, future: ReceiveFuture) -> Exception | None:
         """The ordered shutdown; returns the error that ended receiving, if one did."""
