@@ -54,12 +54,12 @@ $(SCAN_VENV)/.installed: requirements-scan.lock
 
 # Re-resolve the locks after changing dependencies in pyproject.toml: one per image (the
 # publisher's: the client and tracing's exporters; the subscriber's: plus the sink's
-# driver; the dashboard's: the client and its web server), development, and the scanners.
+# driver and the operator command's progress bar; the dashboard's: the client and its web server), development, and the scanners.
 lock: $(VENV)/.installed
 	$(LOCK) --extra tracing --output-file requirements-publisher.lock pyproject.toml
-	$(LOCK) --extra tracing --extra sink --output-file requirements-subscriber.lock pyproject.toml
+	$(LOCK) --extra tracing --extra sink --extra ctl --output-file requirements-subscriber.lock pyproject.toml
 	$(LOCK) --extra dashboard --output-file requirements-dashboard.lock pyproject.toml
-	$(LOCK) --extra dev --extra tracing --extra sink --extra dashboard --output-file requirements-dev.lock pyproject.toml
+	$(LOCK) --extra dev --extra tracing --extra sink --extra ctl --extra dashboard --output-file requirements-dev.lock pyproject.toml
 	$(LOCK) --output-file requirements-scan.lock deploy/requirements-scan.in
 
 clean:

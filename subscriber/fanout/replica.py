@@ -22,6 +22,7 @@ from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
 from common import logs, replay
+from common.config import PubSubConfig
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Beat, Heartbeat
 from common.outage import ShutdownRequested
 from common.provision import Provisioner
@@ -46,19 +47,28 @@ DRAIN_SECONDS = 1.5
 RECEIPTS_FLUSH_SECONDS = 0.3
 # Beyond the drain, what the receiving side may take to stop (acks flushed, pulls ended).
 STOP_SECONDS = 3.0
+# The role label of a replica's subscription.
+ROLE = "fanout-subscriber"
 
 
 def subscription(config: FanoutConfig) -> types.Subscription:
     """The replica's own subscription, ``<topic>-<replica id>``, with a dead-letter policy."""
-    pubsub = config.pubsub
+    return declared_subscription(config.pubsub, config.dead_letter, config.replica_id)
+
+
+def declared_subscription(
+    pubsub: PubSubConfig, dead_letters: dead_letter.DeadLetterConfig, replica_id: str
+) -> types.Subscription:
+    """The subscription of replica ``replica_id``, as that replica declares it (for
+    ``python -m ctl doctor`` too)."""
     return owned(
         pubsub,
-        replica_subscription_id(pubsub.topic_id, config.replica_id),
+        replica_subscription_id(pubsub.topic_id, replica_id),
         pubsub.topic_id,
-        role="fanout-subscriber",
-        host=config.replica_id,
+        role=ROLE,
+        host=replica_id,
         ack_deadline_seconds=LEASE_SECONDS,
-        dead_letter=dead_letter.policy(pubsub, config.dead_letter),
+        dead_letter=dead_letter.policy(pubsub, dead_letters),
     )
 
 
