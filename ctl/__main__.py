@@ -93,6 +93,15 @@ def letters(
     publisher: pubsub_v1.PublisherClient,
     stop: threading.Event,
 ) -> Result:
+    target = config.pubsub.topic_path
+    if args.action == "republish":  # usage first, before Pub/Sub is asked anything
+        if not args.ids and not args.all:
+            raise UsageError("dead-letters republish: give dead-letter IDs, or --all")
+        if args.to is not None:
+            try:
+                target = config.pubsub.topic_path_of(read_resource_id({"TO": args.to}, "TO", ""))
+            except ConfigError as exc:
+                raise UsageError(str(exc).replace("TO ", "--to ", 1)) from None
     path = config.dead_letter_subscription
     try:
         holder = Holder(subscriber, path)
@@ -103,14 +112,6 @@ def letters(
         return dead_letters.list_command(holder, stop)
     if args.action == "show":
         return dead_letters.show_command(holder, stop, args.id)
-    if not args.ids and not args.all:
-        raise UsageError("dead-letters republish: give dead-letter IDs, or --all")
-    target = config.pubsub.topic_path
-    if args.to is not None:
-        try:
-            target = config.pubsub.topic_path_of(read_resource_id({"TO": args.to}, "TO", ""))
-        except ConfigError as exc:
-            raise UsageError(str(exc).replace("TO ", "--to ", 1)) from None
     idle = args.wait if args.wait is not None else holder.lease_seconds + 2.0
     return republish(
         holder,
