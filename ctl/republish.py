@@ -20,8 +20,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from google.cloud import pubsub_v1
+from google.pubsub_v1 import types
 from tqdm import tqdm
 
 from common.logs import fields
@@ -69,46 +71,86 @@ def republish(
     idle_seconds: float,
     rate: float | None,
 ) -> Result:
-    """Republish the dead letters ``ids`` (None: all) to the topic path ``target``."""
-    outcome = Outcome()
-    remaining = set(ids) if ids is not None else None
-    done_copies: dict[object, str] = {}
-    pacer = Pacer(rate)
+    """Republish the dead letters ``ids`` (None: all those parked before the run) to the
+    topic path ``target``; ends when none is left, or none came for ``idle_seconds``."""
+    run = Run(holder, publisher, target, stop, ids=ids, pacer=Pacer(rate))
     # On stderr, only on a terminal (disable=None): a script's output stays clean.
     progress = tqdm(total=len(ids) if ids else None, unit="msg", desc="republished", disable=None)
+    last_useful = time.monotonic()
     try:
-        for batch in holder.pull_until_idle(idle_seconds, stop, done=lambda: remaining == set()):
-            for received in batch:
-                letter = parse(received)
-                if remaining is not None and letter.dead_letter_id not in remaining:
-                    continue  # held, handed back at the end
-                twin = done_copies.get(letter.copy_key())
-                if twin is None:
-                    pacer.wait(stop)
-                    if stop.is_set():
-                        break
-                    new_id = _publish(publisher, target, letter)
-                    done_copies[letter.copy_key()] = new_id
-                    outcome.republished.append(
-                        {"dead_letter_id": letter.dead_letter_id, "message_id": new_id}
-                    )
-                else:
-                    outcome.copies.append(letter.dead_letter_id)
-                holder.renew_if_due()
-                holder.ack(received)
-                log.info(
-                    "acked dead letter %s", letter.dead_letter_id,
-                    extra=fields(event="dead letter acked", dead_letter_id=letter.dead_letter_id),
-                )  # fmt: skip
-                progress.update(1)
-                if remaining is not None:
-                    remaining.discard(letter.dead_letter_id)
+        while not stop.is_set() and run.remaining != set():
+            batch = holder.pull()
+            done = sum(run.take(received) for received in batch)
+            progress.update(done)
+            if done:
+                last_useful = time.monotonic()
+            elif time.monotonic() - last_useful >= idle_seconds:
+                break
+            elif not batch:
+                stop.wait(0.2)
     except Exception as exc:  # a refused publish or ack: stop; what is left stays parked
-        outcome.error = f"{type(exc).__name__}: {exc}"
+        run.outcome.error = f"{type(exc).__name__}: {exc}"
     finally:
         progress.close()
         holder.release()
-    return _result(outcome, target, sorted(remaining or ()), interrupted=stop.is_set())
+    missing = sorted(run.remaining or ())
+    return _result(run.outcome, target, missing, interrupted=stop.is_set())
+
+
+class Run:
+    """One republish: which dead letters it takes, and what it did with them."""
+
+    def __init__(
+        self,
+        holder: Holder,
+        publisher: pubsub_v1.PublisherClient,
+        target: str,
+        stop: threading.Event,
+        *,
+        ids: list[str] | None,
+        pacer: Pacer,
+    ) -> None:
+        self._holder = holder
+        self._publisher = publisher
+        self._target = target
+        self._stop = stop
+        self._pacer = pacer
+        self.remaining = set(ids) if ids is not None else None
+        # Only what was parked before the run began: a message that fails again while
+        # it runs comes back as a new dead letter, and must not keep it going for ever.
+        self._started = datetime.now(UTC)
+        self._done_copies: dict[object, str] = {}
+        self.outcome = Outcome()
+
+    def take(self, received: types.ReceivedMessage) -> bool:
+        """Republish and ack ``received`` if this run is for it; whether it did."""
+        letter = parse(received)
+        if self.remaining is not None and letter.dead_letter_id not in self.remaining:
+            return False  # held, handed back at the end
+        if self.remaining is None and letter.dead_lettered_at > self._started:
+            return False
+        twin = self._done_copies.get(letter.copy_key())
+        if twin is None:
+            self._pacer.wait(self._stop)
+            if self._stop.is_set():
+                return False
+            new_id = _publish(self._publisher, self._target, letter)
+            self._done_copies[letter.copy_key()] = new_id
+            self.outcome.republished.append(
+                {"dead_letter_id": letter.dead_letter_id, "message_id": new_id}
+            )
+        else:
+            self.outcome.copies.append(letter.dead_letter_id)
+        self._holder.renew_if_due()
+        self._holder.ack(received)
+        log.info(
+            "acked dead letter %s",
+            letter.dead_letter_id,
+            extra=fields(event="dead letter acked", dead_letter_id=letter.dead_letter_id),
+        )
+        if self.remaining is not None:
+            self.remaining.discard(letter.dead_letter_id)
+        return True
 
 
 def _publish(publisher: pubsub_v1.PublisherClient, target: str, letter: DeadLetter) -> str:

@@ -46,7 +46,7 @@ def plan(pubsub: PubSubConfig, config: DeadLetterConfig) -> Plan:
     parked = durable(pubsub, config.topic_id, config.topic_id, role="dead-letter")
     # No retry backoff, as Terraform makes it: nothing nacks a dead letter but a look at
     # it (python -m ctl), which hands it back, to be seen again at once.
-    parked.retry_policy = None
+    del parked.retry_policy
     return Plan(topics=(topic(pubsub.topic_path_of(config.topic_id)),), subscriptions=(parked,))
 
 
