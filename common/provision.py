@@ -3,12 +3,10 @@
 Each call looks before it creates, so that where Terraform made a resource the service's
 account needs no permission to create one. It waits with backoff while Pub/Sub is away
 (``common.outage``), and for a topic another service creates. An existing subscription
-is compared with its declaration (``resources.drift``): what differs and can be updated
-is updated (a replica restarted after MAX_DELIVERY_ATTEMPTS changed gets the new policy);
-an update Pub/Sub refuses (the emulator cannot change some fields, an account may lack
-the permission) is logged and the subscription kept as it is; a subscription on another
-topic, or with a filter, stops the service (``ProvisioningConflict``, exit status 2):
-receiving from it would silently miss messages.
+is brought in line with its declaration (``common.reconcile``): what differs and can be
+updated is, a refusal is logged, and a subscription on another topic, or with a filter,
+stops the service (``ProvisioningConflict``, exit status 2): receiving from it would
+silently miss messages. An existing topic retaining less than declared is lengthened.
 """
 
 from __future__ import annotations
@@ -23,7 +21,8 @@ from google.pubsub_v1 import types
 
 from common.logs import fields
 from common.outage import ADMIN_CALL_TIMEOUT_SECONDS, UNAVAILABLE, call_until_ready
-from common.resources import Plan, drift, topic_drift
+from common.reconcile import ProvisioningConflict, reconcile_subscription, reconcile_topic
+from common.resources import Plan
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +30,7 @@ log = logging.getLogger(__name__)
 # subscription expires on its own (resources.OWNED_TTL).
 DELETE_TIMEOUT_SECONDS = 2.0
 Beat = Callable[[str], None]
-
-
-class ProvisioningConflict(Exception):
-    """What exists cannot be made what is declared; the message names the subscription
-    and the field."""
+__all__ = ["Beat", "Provisioner", "ProvisioningConflict"]
 
 
 class Provisioner:
@@ -80,7 +75,7 @@ class Provisioner:
             except exceptions.NotFound:
                 pass
             else:
-                self._reconcile_topic(declared, existing)
+                reconcile_topic(self._publisher, declared, existing)
                 return
             try:
                 self._publisher.create_topic(
@@ -95,34 +90,6 @@ class Provisioner:
             )
 
         call_until_ready(create, what="Pub/Sub", stop=self._stop, beat=beat)
-
-    def _reconcile_topic(self, declared: types.Topic, existing: types.Topic) -> None:
-        paths = topic_drift(declared, existing)
-        if not paths:
-            return
-        try:
-            self._publisher.update_topic(
-                request={"topic": declared, "update_mask": {"paths": paths}},
-                retry=None,
-                timeout=ADMIN_CALL_TIMEOUT_SECONDS,
-            )
-        except (exceptions.InvalidArgument, exceptions.PermissionDenied) as exc:
-            log.warning(
-                "topic %s retains messages for %s, less than the %s declared, and Pub/Sub "
-                "refused to update it (%s); kept as it is there",
-                declared.name,
-                existing.message_retention_duration,
-                declared.message_retention_duration,
-                exc.message,
-                extra=fields(event="topic kept", topic=declared.name),
-            )
-            return
-        log.info(
-            "updated topic %s: message retention %s as declared",
-            declared.name,
-            declared.message_retention_duration,
-            extra=fields(event="topic updated", topic=declared.name, fields=paths),
-        )
 
     def ensure_subscription(
         self,
@@ -159,7 +126,7 @@ class Provisioner:
                     )
                     created_now.append(created)
                     return created
-            return self._reconcile(declared, existing)
+            return reconcile_subscription(self._subscriber, declared, existing)
 
         # NOT_FOUND from the create: the topic is not there yet (its service makes it).
         granted = call_until_ready(
@@ -199,65 +166,3 @@ class Provisioner:
             subscription=name, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
         )
         return got
-
-    def _reconcile(
-        self, declared: types.Subscription, existing: types.Subscription
-    ) -> types.Subscription:
-        name = declared.name
-        updatable, conflicting = drift(declared, existing)
-        if conflicting:
-            field = conflicting[0]
-            raise ProvisioningConflict(
-                f"subscription {name} exists with {field} "
-                f"{getattr(existing, field)!r}, not {getattr(declared, field)!r} as this "
-                f"service declares, and Pub/Sub cannot change {field}: delete the "
-                "subscription (its messages with it) or point the service at another"
-            )
-        if not updatable:
-            log.info(
-                "subscription %s exists as declared",
-                name,
-                extra=fields(event="subscription exists", subscription=name),
-            )
-            return existing
-        updated, refused = self._update(declared, updatable)
-        if refused:
-            log.warning(
-                "subscription %s differs from its declaration, and Pub/Sub refused to "
-                "update %s; kept as it is there",
-                name,
-                "; ".join(f"{field} ({why})" for field, why in refused),
-                extra=fields(event="subscription kept", subscription=name),
-            )
-        if changed := [f for f in updatable if f not in dict(refused)]:
-            log.info(
-                "updated subscription %s: %s as declared",
-                name,
-                ", ".join(changed),
-                extra=fields(event="subscription updated", subscription=name, fields=changed),
-            )
-        return updated or existing
-
-    def _update(
-        self, declared: types.Subscription, paths: list[str]
-    ) -> tuple[types.Subscription | None, list[tuple[str, str]]]:
-        """Update ``paths`` at once or, if Pub/Sub refuses, one at a time: the emulator
-        cannot change some fields (expiration_policy), which must not keep the others as
-        they were. Returns the subscription as updated (None if nothing was) and the
-        refused fields with Pub/Sub's reason."""
-        try:
-            updated: types.Subscription = self._subscriber.update_subscription(
-                request={"subscription": declared, "update_mask": {"paths": paths}},
-                retry=None,
-                timeout=ADMIN_CALL_TIMEOUT_SECONDS,
-            )
-            return updated, []
-        except (exceptions.InvalidArgument, exceptions.PermissionDenied) as exc:
-            if len(paths) == 1:
-                return None, [(paths[0], str(exc.message))]
-        result: types.Subscription | None = None
-        refused: list[tuple[str, str]] = []
-        for path in paths:
-            one, why = self._update(declared, [path])
-            result, refused = one or result, refused + why
-        return result, refused
