@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from common.config import (
     ConfigError,
@@ -12,8 +13,10 @@ from common.config import (
     read_float,
     read_int,
     read_receipts_topic,
+    read_replay_seconds,
     read_str,
 )
+from common.resources import retention_covering
 
 ANY_ORIGIN = "*"
 
@@ -37,6 +40,9 @@ class DashboardConfig:
     client_stall_seconds: float
     # Messages the grid keeps (the newest).
     history: int
+    # The topic's retention, should the dashboard be the one to create it: the replicas'
+    # REPLAY_SECONDS window (None: off), as the publisher declares it.
+    topic_retention: timedelta | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DashboardConfig:
@@ -55,6 +61,7 @@ class DashboardConfig:
                 env, "DASHBOARD_CLIENT_STALL_SECONDS", 10.0, minimum=0.5, maximum=3600
             ),
             history=read_int(env, "DASHBOARD_HISTORY", 50, minimum=1, maximum=1000),
+            topic_retention=retention_covering(read_replay_seconds(env)),
         )
 
 
