@@ -78,13 +78,14 @@ def test_every_replica_shows_the_latest_setting_after_an_update(
     value = f"rollout-{time.time_ns()}"
     version = time.time_ns() // 1_000_000
     publisher.publish(topic, update("rollout", value, version).data).result(timeout=30)
-    # Then an older update of it, late: no replica may go back to it.
-    publisher.publish(topic, update("rollout", "stale", version - 1).data).result(timeout=30)
 
     def every_replica_shows_it() -> bool:
         return all(settings_file(r).get("rollout") == value for r in replicas)
 
     wait_for(every_replica_shows_it, timeout=30, what=f"rollout={value} in every replica")
+    # Then an older update of it, late (after the newer one is handled: handler threads
+    # take a pulled batch in any order): no replica may go back to it.
+    publisher.publish(topic, update("rollout", "stale", version - 1).data).result(timeout=30)
     kept = rf"kept rollout version {version} over version {version - 1}"
 
     def kept_out(replica: str) -> re.Match[str] | None:
