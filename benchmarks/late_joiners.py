@@ -9,8 +9,9 @@ The time counts from its ``listening`` line. Two ways:
 
 - **replay**: ``REPLAY_SECONDS=600``, re-broadcast off: only changes are published, and
   the new replica's subscription is sought back (``common.replay``);
-- **re-broadcast**: no replay, ``REBROADCAST_SECONDS`` = 3 intervals: each setting's
-  value again once per cycle of the three, as the example did before replay.
+- **re-broadcast**: no replay, ``REBROADCAST_SECONDS`` half an interval: every call
+  re-sends a setting's value, round-robin, as the example did before replay (a cycle of
+  the three settings is three intervals).
 
     .venv/bin/python -m benchmarks.late_joiners [--trials 3] [--interval 1]
 """
@@ -37,7 +38,7 @@ PUBLISHED = re.compile(r"published message_id=\S+ setting=(\S+) version=(\d+) ")
 HELD = re.compile(r"^setting (\S+) = .* \(version (\d+), ")
 MODES = {
     "replay": lambda interval: {"REPLAY_SECONDS": "600", "REBROADCAST_SECONDS": "0"},
-    "re-broadcast": lambda interval: {"REBROADCAST_SECONDS": f"{3 * interval:g}"},
+    "re-broadcast": lambda interval: {"REBROADCAST_SECONDS": f"{interval / 2:g}"},
 }
 
 
