@@ -157,3 +157,8 @@ def test_a_replica_scaled_up_after_an_update_holds_it_by_replay(
     assert {"banner", "dark_mode", "max_upload_mb", "rollout"} <= set(saved), "every setting"
     assert re.search(r"catching up: \S+ sought back 86400s", logs(joined))
     print(f"\nscaled up after an update: the new replica held it {seconds:.1f}s after `up`")
+    # The operator command, as the docs run it, sees the four.
+    listed = examples_stack("run", "--rm", "-e", "PUBSUB_TOPIC=config", "ctl", "--json", "replicas")
+    replicas = json.loads(listed.stdout)["replicas"]
+    hosts = {inspect(c, "{{.Config.Hostname}}") for c in before | {joined}}
+    assert {r["replica"] for r in replicas if r["status"] == "live"} == hosts
