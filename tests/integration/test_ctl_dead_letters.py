@@ -149,7 +149,6 @@ def test_a_republish_killed_half_way_loses_nothing_and_a_rerun_finishes_it(
     events = first.events()
     order = {(e["event"], e.get("dead_letter_id")): n for n, e in enumerate(events)}
     acked = {e["dead_letter_id"] for e in events if e.get("event") == "dead letter acked"}
-    confirmed = {e["dead_letter_id"] for e in events if e.get("event") == "republished"}
     assert LETTERS // 2 <= len(acked) < LETTERS, "killed half-way"
     for letter in acked:  # each acked only after its republish was confirmed
         assert order[("republished", letter)] < order[("dead letter acked", letter)]
@@ -163,7 +162,10 @@ def test_a_republish_killed_half_way_loses_nothing_and_a_rerun_finishes_it(
     on_topic += republished_from(subscriber_client, check)
     assert set(on_topic) == set(letters), "nothing lost"
     repeated = {letter for letter, count in on_topic.items() if count > 1}
-    assert repeated <= confirmed - acked, "nothing finished was done again"
+    assert not repeated & acked, "nothing finished (acked) was done again"
+    # One dead letter at a time: at most the one in hand when killed, confirmed but not
+    # acked (its log line may not have been written yet), goes out twice.
+    assert len(repeated) <= 1, repeated
     assert {r["dead_letter_id"] for r in rerun["republished"]} == set(letters) - acked
     remaining = ctl_json(emulator_host, topic, "dead-letters", "list")["dead_letters"]
     assert remaining == []
