@@ -10,12 +10,15 @@ gone (killed, its node lost) or cannot reach Pub/Sub: a leftover.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+from google.api_core import exceptions
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
+from common.outage import ADMIN_CALL_TIMEOUT_SECONDS
 from common.resources import APP_LABEL
 from ctl.config import CtlConfig
 from ctl.listening import ROLE as CTL_ROLE
@@ -176,7 +179,10 @@ def leftovers(
     deleted = []
     if delete:
         for path in paths:
-            subscriber.delete_subscription(subscription=path, retry=None, timeout=10)
+            with contextlib.suppress(exceptions.NotFound):  # gone meanwhile: as good
+                subscriber.delete_subscription(
+                    subscription=path, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
+                )
             deleted.append(path)
     verb = "deleted" if delete else "left over"
     lines = [f"{verb}: {path}" for path in paths] or ["no leftovers"]
