@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import threading
@@ -23,8 +22,6 @@ from ctl.config import CtlConfig
 from ctl.holding import Holder
 from ctl.output import FAILED, USAGE, Result, UsageError, emit
 from ctl.republish import republish
-
-log = logging.getLogger("ctl")
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ) -> int:
