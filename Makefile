@@ -54,12 +54,13 @@ $(SCAN_VENV)/.installed: requirements-scan.lock
 
 # Re-resolve the locks after changing dependencies in pyproject.toml: one per image (the
 # publisher's: the client, tracing's and metrics' exporters; the subscriber's: plus the sink's
-# driver; the dashboard's: the client and its web server), development, and the scanners.
+# driver and the operator command's progress bar; the dashboard's: the client and its web
+# server), development, and the scanners.
 lock: $(VENV)/.installed
 	$(LOCK) --extra tracing --extra metrics --output-file requirements-publisher.lock pyproject.toml
-	$(LOCK) --extra tracing --extra sink --extra metrics --output-file requirements-subscriber.lock pyproject.toml
+	$(LOCK) --extra tracing --extra sink --extra metrics --extra ctl --output-file requirements-subscriber.lock pyproject.toml
 	$(LOCK) --extra dashboard --extra metrics --output-file requirements-dashboard.lock pyproject.toml
-	$(LOCK) --extra dev --extra tracing --extra sink --extra dashboard --extra metrics --output-file requirements-dev.lock pyproject.toml
+	$(LOCK) --extra dev --extra tracing --extra sink --extra dashboard --extra metrics --extra ctl --output-file requirements-dev.lock pyproject.toml
 	$(LOCK) --output-file requirements-scan.lock deploy/requirements-scan.in
 
 clean:

@@ -103,6 +103,17 @@ def read_dead_letter_topic(env: Mapping[str, str], topic_id: str) -> str:
     return read_resource_id(env, "DEAD_LETTER_TOPIC", f"{topic_id}-dead-letter")
 
 
+# The longest a topic retains messages (31 days), hence the furthest a replica can replay.
+MAX_REPLAY_SECONDS = 31 * 86_400
+
+
+def read_replay_seconds(env: Mapping[str, str]) -> int:
+    """REPLAY_SECONDS: how far back a fan-out replica's new subscription is sought when
+    it is created (0, the default: off), and so how long the topic must retain messages
+    (``common.resources.retention_covering``). Raises ``ConfigError`` naming it."""
+    return read_int(env, "REPLAY_SECONDS", 0, minimum=0, maximum=MAX_REPLAY_SECONDS)
+
+
 def read_choice(env: Mapping[str, str], name: str, default: str, choices: Iterable[str]) -> str:
     """One of ``choices``, matched regardless of case and returned as spelled there."""
     by_lower = {choice.lower(): choice for choice in choices}

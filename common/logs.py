@@ -190,9 +190,10 @@ class Output(logging.StreamHandler[TextIO]):
             self._pending.clear()
 
 
-def configure(level: str, log_format: str = "text") -> None:
-    """Send every logger's lines to stdout at ``level``, formatted by ``log_format``."""
-    handler = Output(sys.stdout)
+def configure(level: str, log_format: str = "text", stream: TextIO | None = None) -> None:
+    """Send every logger's lines to ``stream`` (stdout by default) at ``level``, formatted
+    by ``log_format``."""
+    handler = Output(stream or sys.stdout)
     # Neither format shows the thread or the process: the logging HOWTO's "Optimization"
     # settings leave them out of every record.
     logging.logThreads = False

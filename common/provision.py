@@ -3,12 +3,10 @@
 Each call looks before it creates, so that where Terraform made a resource the service's
 account needs no permission to create one. It waits with backoff while Pub/Sub is away
 (``common.outage``), and for a topic another service creates. An existing subscription
-is compared with its declaration (``resources.drift``): what differs and can be updated
-is updated (a replica restarted after MAX_DELIVERY_ATTEMPTS changed gets the new policy);
-an update Pub/Sub refuses (the emulator cannot change some fields, an account may lack
-the permission) is logged and the subscription kept as it is; a subscription on another
-topic, or with a filter, stops the service (``ProvisioningConflict``, exit status 2):
-receiving from it would silently miss messages.
+is brought in line with its declaration (``common.reconcile``): what differs and can be
+updated is, a refusal is logged, and a subscription on another topic, or with a filter,
+stops the service (``ProvisioningConflict``, exit status 2): receiving from it would
+silently miss messages. An existing topic retaining less than declared is lengthened.
 """
 
 from __future__ import annotations
@@ -23,7 +21,8 @@ from google.pubsub_v1 import types
 
 from common.logs import fields
 from common.outage import ADMIN_CALL_TIMEOUT_SECONDS, UNAVAILABLE, call_until_ready
-from common.resources import Plan, drift
+from common.reconcile import ProvisioningConflict, reconcile_subscription, reconcile_topic
+from common.resources import Plan
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +30,7 @@ log = logging.getLogger(__name__)
 # subscription expires on its own (resources.OWNED_TTL).
 DELETE_TIMEOUT_SECONDS = 2.0
 Beat = Callable[[str], None]
-
-
-class ProvisioningConflict(Exception):
-    """What exists cannot be made what is declared; the message names the subscription
-    and the field."""
+__all__ = ["Beat", "Provisioner", "ProvisioningConflict"]
 
 
 class Provisioner:
@@ -67,16 +62,21 @@ class Provisioner:
         return [self.ensure_subscription(declared, beat) for declared in plan.subscriptions]
 
     def ensure_topic(self, declared: types.Topic, beat: Beat | None = None) -> None:
-        """Create the topic unless it exists."""
+        """Create the topic unless it exists; an existing one that retains messages for
+        less than ``declared`` says is updated (``resources.topic_drift``), or, if Pub/Sub
+        refuses (an account without ``pubsub.topics.update``, as Terraform grants), kept
+        with a warning: a replay then reaches back only as far as it retains."""
 
         def create() -> None:
             try:
-                self._publisher.get_topic(
+                existing = self._publisher.get_topic(
                     topic=declared.name, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
                 )
-                return
             except exceptions.NotFound:
                 pass
+            else:
+                reconcile_topic(self._publisher, declared, existing)
+                return
             try:
                 self._publisher.create_topic(
                     request=declared, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
@@ -92,12 +92,21 @@ class Provisioner:
         call_until_ready(create, what="Pub/Sub", stop=self._stop, beat=beat)
 
     def ensure_subscription(
-        self, declared: types.Subscription, beat: Beat | None = None
+        self,
+        declared: types.Subscription,
+        beat: Beat | None = None,
+        *,
+        on_created: Callable[[types.Subscription], None] | None = None,
     ) -> types.Subscription:
         """Create the subscription unless it exists (waiting for its topic), or bring an
         existing one in line with ``declared``; returns it as Pub/Sub holds it. Raises
-        ``ProvisioningConflict`` for a difference no update can mend."""
+        ``ProvisioningConflict`` for a difference no update can mend.
+
+        ``on_created(subscription)`` runs once this call created it (not when it existed:
+        a resumed subscription has its own backlog), retried like the rest while Pub/Sub
+        is away; a fan-out replica seeks its new subscription back with it."""
         name = declared.name
+        created_now: list[types.Subscription] = []
 
         def create() -> types.Subscription:
             try:
@@ -115,17 +124,23 @@ class Provisioner:
                         name,
                         extra=fields(event="subscription created", subscription=name),
                     )
+                    created_now.append(created)
                     return created
-            return reconcile(self._subscriber, declared, existing)
+            return reconcile_subscription(self._subscriber, declared, existing)
 
         # NOT_FOUND from the create: the topic is not there yet (its service makes it).
-        return call_until_ready(
+        granted = call_until_ready(
             create,
             what=f"Pub/Sub and topic {declared.topic}",
             stop=self._stop,
             retry_on=(*UNAVAILABLE, exceptions.NotFound),
             beat=beat,
         )
+        if created_now and on_created is not None:
+            call_until_ready(
+                lambda: on_created(granted), what="Pub/Sub", stop=self._stop, beat=beat
+            )
+        return granted
 
     def delete_subscription(self, path: str) -> None:
         """Delete a process's own subscription on its way out; one short try, a failure
@@ -151,71 +166,3 @@ class Provisioner:
             subscription=name, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
         )
         return got
-
-
-def reconcile(
-    subscriber: pubsub_v1.SubscriberClient,
-    declared: types.Subscription,
-    existing: types.Subscription,
-) -> types.Subscription:
-    """Bring ``existing`` in line with ``declared`` (module docstring); returns it as
-    Pub/Sub holds it after. Raises ``ProvisioningConflict``."""
-    name = declared.name
-    updatable, conflicting = drift(declared, existing)
-    if conflicting:
-        field = conflicting[0]
-        raise ProvisioningConflict(
-            f"subscription {name} exists with {field} "
-            f"{getattr(existing, field)!r}, not {getattr(declared, field)!r} as this "
-            f"service declares, and Pub/Sub cannot change {field}: delete the "
-            "subscription (its messages with it) or point the service at another"
-        )
-    if not updatable:
-        log.info(
-            "subscription %s exists as declared",
-            name,
-            extra=fields(event="subscription exists", subscription=name),
-        )
-        return existing
-    updated, refused = _update(subscriber, declared, updatable)
-    if refused:
-        log.warning(
-            "subscription %s differs from its declaration, and Pub/Sub refused to "
-            "update %s; kept as it is there",
-            name,
-            "; ".join(f"{field} ({why})" for field, why in refused),
-            extra=fields(event="subscription kept", subscription=name),
-        )
-    if changed := [f for f in updatable if f not in dict(refused)]:
-        log.info(
-            "updated subscription %s: %s as declared",
-            name,
-            ", ".join(changed),
-            extra=fields(event="subscription updated", subscription=name, fields=changed),
-        )
-    return updated or existing
-
-
-def _update(
-    subscriber: pubsub_v1.SubscriberClient, declared: types.Subscription, paths: list[str]
-) -> tuple[types.Subscription | None, list[tuple[str, str]]]:
-    """Update ``paths`` at once or, if Pub/Sub refuses, one at a time: the emulator
-    cannot change some fields (expiration_policy), which must not keep the others as
-    they were. Returns the subscription as updated (None if nothing was) and the
-    refused fields with Pub/Sub's reason."""
-    try:
-        updated: types.Subscription = subscriber.update_subscription(
-            request={"subscription": declared, "update_mask": {"paths": paths}},
-            retry=None,
-            timeout=ADMIN_CALL_TIMEOUT_SECONDS,
-        )
-        return updated, []
-    except (exceptions.InvalidArgument, exceptions.PermissionDenied) as exc:
-        if len(paths) == 1:
-            return None, [(paths[0], str(exc.message))]
-    result: types.Subscription | None = None
-    refused: list[tuple[str, str]] = []
-    for path in paths:
-        one, why = _update(subscriber, declared, [path])
-        result, refused = one or result, refused + why
-    return result, refused

@@ -9,7 +9,9 @@ Two kinds of subscription:
   deletes it and it never expires, so messages wait in it while none runs.
 
 ``drift`` compares a declaration with what Pub/Sub holds: what can be updated to match,
-and what cannot (a subscription on another topic, or with a filter).
+and what cannot (a subscription on another topic, or with a filter); ``topic_drift`` does
+the same for a topic's message retention, which a topic declares as a minimum: the
+window a replica replays on joining (``REPLAY_SECONDS``) must be retained.
 """
 
 from __future__ import annotations
@@ -82,8 +84,39 @@ def subscription_id(topic_id: str, host: str, suffix: str) -> str:
     return topic_id[: MAX_SUBSCRIPTION_ID_LENGTH - len(tail)] + tail
 
 
-def topic(path: str) -> types.Topic:
-    return types.Topic(name=path)
+# Topic message retention Pub/Sub accepts: 10 minutes to 31 days.
+# https://cloud.google.com/pubsub/docs/topic-message-retention
+MIN_TOPIC_RETENTION = timedelta(minutes=10)
+MAX_TOPIC_RETENTION = timedelta(days=31)
+
+
+def retention_covering(seconds: int) -> timedelta | None:
+    """The topic retention that keeps a replay window of ``seconds`` (0: none needed,
+    None); at least Pub/Sub's minimum, at most its maximum."""
+    if seconds <= 0:
+        return None
+    return min(max(timedelta(seconds=seconds), MIN_TOPIC_RETENTION), MAX_TOPIC_RETENTION)
+
+
+def topic(path: str, retention: timedelta | None = None) -> types.Topic:
+    """A topic; ``retention``: how long it keeps every message, acked or not, so that a
+    subscription can be sought back within it (None: Pub/Sub's default, none)."""
+    declared = types.Topic(name=path)
+    if retention is not None:
+        declared.message_retention_duration = retention
+    return declared
+
+
+def topic_drift(declared: types.Topic, existing: types.Topic) -> list[str]:
+    """The fields of ``existing`` to update to cover ``declared``: its message retention,
+    when declared and longer than what the topic keeps (a longer one covers it too)."""
+    want, have = types.Topic.pb(declared), types.Topic.pb(existing)
+    wanted = want.message_retention_duration.ToTimedelta()
+    if want.HasField("message_retention_duration") and (
+        have.message_retention_duration.ToTimedelta() < wanted
+    ):
+        return ["message_retention_duration"]
+    return []
 
 
 def dead_letter_policy(topic_path: str, max_delivery_attempts: int) -> types.DeadLetterPolicy:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from common.config import (
     ConfigError,
@@ -13,8 +14,10 @@ from common.config import (
     read_float,
     read_int,
     read_receipts_topic,
+    read_replay_seconds,
     read_str,
 )
+from common.resources import retention_covering
 
 ANY_ORIGIN = "*"
 ANY_HOST = "*"
@@ -57,6 +60,9 @@ class DashboardConfig:
     # An HTTP connection with no request in progress for this long is closed: idle
     # keep-alives, and sockets that never finish a request.
     idle_timeout_seconds: int = 10
+    # The topic's retention, should the dashboard be the one to create it: the replicas'
+    # REPLAY_SECONDS window (None: off), as the publisher declares it.
+    topic_retention: timedelta | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DashboardConfig:
@@ -86,6 +92,7 @@ class DashboardConfig:
             idle_timeout_seconds=read_int(
                 env, "DASHBOARD_IDLE_TIMEOUT_SECONDS", 10, minimum=1, maximum=600
             ),
+            topic_retention=retention_covering(read_replay_seconds(env)),
         )
 
 

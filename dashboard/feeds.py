@@ -136,8 +136,11 @@ class Feeds:
         self, feed: Feed, beat: Callable[[str], None] | None = None
     ) -> types.Subscription:
         """The feed's topic (the dashboard may start first, and every service tolerates a
-        topic that exists) and its own subscription."""
-        self._provisioner.ensure_topic(topic(feed.subscription.topic), beat)
+        topic that exists; the main one retains REPLAY_SECONDS, as the publisher makes it)
+        and its own subscription."""
+        name = feed.subscription.topic
+        retention = self._config.topic_retention if name == self._config.pubsub.topic_path else None
+        self._provisioner.ensure_topic(topic(name, retention), beat)
         return self._provisioner.ensure_subscription(feed.subscription, beat)
 
     def stalled(self) -> str:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import cast
 
-from common.config import ConfigError, PubSubConfig, read_choice, read_float
+from common.config import ConfigError, PubSubConfig, read_choice, read_float, read_replay_seconds
 from common.loading import read_callable
+from common.resources import retention_covering
 from publisher.sources import SOURCES, Source
 
 DEFAULT_PUBLISH_INTERVAL_SECONDS = 5.0
@@ -23,6 +25,9 @@ class PublisherConfig:
     publish_interval_seconds: float
     # How long shutdown waits for publishes still in flight before giving up on them.
     flush_timeout_seconds: float
+    # How long the topic retains messages, which the publisher creates: the replicas'
+    # REPLAY_SECONDS window, covered (None: REPLAY_SECONDS off, Pub/Sub's default).
+    topic_retention: timedelta | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PublisherConfig:
@@ -43,6 +48,7 @@ class PublisherConfig:
             flush_timeout_seconds=read_float(
                 env, "PUBLISH_FLUSH_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=600
             ),
+            topic_retention=retention_covering(read_replay_seconds(env)),
         )
 
 

@@ -244,13 +244,14 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
     pubsub_client = client(config.pubsub)
     heartbeat = Heartbeat()
     topic = config.pubsub.topic_path
+    declared = declared_topic(topic, config.topic_retention)
 
     def beat(reason: str) -> None:
         heartbeat.beat(not_ready=reason)
 
     provisioner = Provisioner(pubsub_client, None, stop)
     try:
-        provisioner.ensure_topic(declared_topic(topic), beat)
+        provisioner.ensure_topic(declared, beat)
     except ShutdownRequested:
         log.info("stopped before the topic was ready")
         return 0
@@ -264,7 +265,7 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
         while True:
             if publisher.topic_missing.is_set():
                 log.warning("topic %s is gone; creating it again", topic)
-                provisioner.ensure_topic(declared_topic(topic), beat)
+                provisioner.ensure_topic(declared, beat)
                 publisher.topic_missing.clear()
             now = time.monotonic()
             if now >= due:

@@ -43,10 +43,11 @@ def plan(pubsub: PubSubConfig, config: DeadLetterConfig) -> Plan:
     """The dead-letter topic, and the durable subscription of the same name that keeps
     rejected messages until someone looks at them: shared by all replicas, it never
     expires and no replica deletes it."""
-    return Plan(
-        topics=(topic(pubsub.topic_path_of(config.topic_id)),),
-        subscriptions=(durable(pubsub, config.topic_id, config.topic_id, role="dead-letter"),),
-    )
+    parked = durable(pubsub, config.topic_id, config.topic_id, role="dead-letter")
+    # No retry backoff, as Terraform makes it: nothing nacks a dead letter but a look at
+    # it (python -m ctl), which hands it back, to be seen again at once.
+    del parked.retry_policy
+    return Plan(topics=(topic(pubsub.topic_path_of(config.topic_id)),), subscriptions=(parked,))
 
 
 def log_rejected(

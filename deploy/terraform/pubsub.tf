@@ -19,6 +19,9 @@ locals {
   # Durable subscriptions on the dead-letter topics: they keep what failed, for someone to
   # look at. Same name as the topic, as the services create them.
   dead_letter_subscriptions = toset(["channel-dead-letter", "tasks-dead-letter"])
+  # The fan-out topic retains the replicas' replay window (REPLAY_SECONDS), within what
+  # Pub/Sub accepts (10 minutes to 31 days), as common/resources.py retention_covering.
+  replay_retention = var.replay_seconds > 0 ? "${min(max(var.replay_seconds, 600), 2678400)}s" : null
 }
 
 resource "google_pubsub_topic" "topic" {
@@ -26,6 +29,9 @@ resource "google_pubsub_topic" "topic" {
   name         = each.key
   labels       = local.labels
   kms_key_name = var.kms_key_name
+  # Every message kept this long, acked or not, so a late replica's new subscription can
+  # be sought back to before it existed (docs/operations.md, "Late joiners").
+  message_retention_duration = each.key == "channel" ? local.replay_retention : null
 }
 
 resource "google_pubsub_subscription" "dead_letter" {

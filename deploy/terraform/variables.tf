@@ -105,3 +105,13 @@ variable "cloud_trace" {
   type        = bool
   default     = false
 }
+
+variable "replay_seconds" {
+  description = "REPLAY_SECONDS of the fan-out replicas: how far back a new replica's subscription is sought. The channel topic then retains messages that long (at least 10 minutes, at most 31 days; billed as storage). 0: no retention, no replay."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.replay_seconds >= 0 && var.replay_seconds <= 2678400
+    error_message = "replay_seconds must be 0 to 2678400 (31 days), as REPLAY_SECONDS."
+  }
+}

@@ -15,6 +15,7 @@ from common.config import (
     read_choice,
     read_int,
     read_receipts_topic,
+    read_replay_seconds,
     read_str,
 )
 from common.loading import read_callable
@@ -53,6 +54,10 @@ class FanoutConfig:
     handler_path: str
     # Threads pulling from the replica's subscription at once (benchmarks/README.md).
     pull_threads: int
+    # REPLAY_SECONDS: a new subscription is sought back this far when the replica creates
+    # it, so a late joiner receives what was published before it (0: off; docs/
+    # operations.md, "Late joiners"). A resumed subscription is left alone.
+    replay_seconds: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FanoutConfig:
@@ -79,6 +84,7 @@ class FanoutConfig:
             handler=cast(Handler, handler),
             handler_path=handler_path,
             pull_threads=read_int(env, "PULL_THREADS", PULL_THREADS, minimum=1, maximum=32),
+            replay_seconds=read_replay_seconds(env),
         )
 
 

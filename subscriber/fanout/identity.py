@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 # How often a process checks that it still holds its identity: one admin read each time.
 CHECK_SECONDS = 30.0
 BOOT_LABEL = "boot"
+# The role label of a claim.
+CLAIM_ROLE = "replica-claim"
 
 
 class IdentityTaken(Exception):
@@ -80,7 +82,7 @@ class Claim:
             pubsub,
             replica_subscription_id(registry, replica),
             registry,
-            role="replica-claim",
+            role=CLAIM_ROLE,
             host=replica,
         )
         self.record.labels[BOOT_LABEL] = self.boot

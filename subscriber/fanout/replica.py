@@ -21,7 +21,8 @@ import threading
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
-from common import logs, metrics
+from common import logs, metrics, replay
+from common.config import PubSubConfig
 from common.health import HEARTBEAT_INTERVAL_SECONDS, Beat, Heartbeat
 from common.outage import ShutdownRequested
 from common.provision import Provisioner
@@ -46,19 +47,28 @@ DRAIN_SECONDS = 1.5
 RECEIPTS_FLUSH_SECONDS = 0.3
 # Beyond the drain, what the receiving side may take to stop (acks flushed, pulls ended).
 STOP_SECONDS = 3.0
+# The role label of a replica's subscription.
+ROLE = "fanout-subscriber"
 
 
 def subscription(config: FanoutConfig) -> types.Subscription:
     """The replica's own subscription, ``<topic>-<replica id>``, with a dead-letter policy."""
-    pubsub = config.pubsub
+    return declared_subscription(config.pubsub, config.dead_letter, config.replica_id)
+
+
+def declared_subscription(
+    pubsub: PubSubConfig, dead_letters: dead_letter.DeadLetterConfig, replica_id: str
+) -> types.Subscription:
+    """The subscription of replica ``replica_id``, as that replica declares it (for
+    ``python -m ctl doctor`` too)."""
     return owned(
         pubsub,
-        replica_subscription_id(pubsub.topic_id, config.replica_id),
+        replica_subscription_id(pubsub.topic_id, replica_id),
         pubsub.topic_id,
-        role="fanout-subscriber",
-        host=config.replica_id,
+        role=ROLE,
+        host=replica_id,
         ack_deadline_seconds=LEASE_SECONDS,
-        dead_letter=dead_letter.policy(pubsub, config.dead_letter),
+        dead_letter=dead_letter.policy(pubsub, dead_letters),
     )
 
 
@@ -162,7 +172,23 @@ class Replica:
         its subscription; again after Pub/Sub lost it (an emulator restarted empty)."""
         self._provisioner.ensure(plan(self._config), beat)
         self._claim.take(beat)
-        return self._provisioner.ensure_subscription(self._declared, beat)
+        catch_up = self._catch_up if self._config.replay_seconds > 0 else None
+        return self._provisioner.ensure_subscription(self._declared, beat, on_created=catch_up)
+
+    def _catch_up(self, created: types.Subscription) -> None:
+        """A late joiner: seek the new subscription back REPLAY_SECONDS, so that Pub/Sub
+        delivers what the topic retains from then on (``common.replay``)."""
+        moment = replay.since(self._config.replay_seconds)
+        replay.seek_to_time(self._subscriber, created.name, moment)
+        log.info(
+            "catching up: %s sought back %ds, to %s",
+            created.name,
+            self._config.replay_seconds,
+            moment.isoformat(),
+            extra=logs.fields(
+                event="caught up", subscription=created.name, since=moment.isoformat()
+            ),
+        )
 
     def _stop_receiving(self, future: ReceiveFuture) -> Exception | None:
         """The ordered shutdown; returns the error that ended receiving, if one did."""

@@ -85,6 +85,7 @@ def values(files: str, heartbeat: str) -> dict[str, str]:
         "SUBSCRIBER_MAX_MESSAGES": "50",
         "SUBSCRIBER_MAX_BYTES": "2097152",
         "MAX_LEASE_SECONDS": "120",
+        "REPLAY_SECONDS": "900",
         "HANDLER": "subscriber.fanout.handler:log_channel",
         "HANDLER_THREADS": "2",
         "PULL_THREADS": "1",

@@ -10,7 +10,7 @@ from tests.support import ROOT
 
 MAX_FILE_LINES = 300
 MAX_CLASS_LINES = 150
-PACKAGES = ("common", "publisher", "subscriber", "dashboard", "benchmarks", "tests")
+PACKAGES = ("common", "ctl", "publisher", "subscriber", "dashboard", "benchmarks", "tests")
 SOURCES = sorted(path for package in PACKAGES for path in (ROOT / package).rglob("*.py"))
 
 

@@ -1,4 +1,5 @@
 import re
+from datetime import timedelta
 
 import pytest
 from google.pubsub_v1 import types
@@ -12,7 +13,10 @@ from common.resources import (
     host_label,
     owned,
     random_suffix,
+    retention_covering,
     subscription_id,
+    topic,
+    topic_drift,
 )
 from subscriber.sink.config import SinkConfig
 from subscriber.sink.sink import plan as sink_plan
@@ -125,3 +129,34 @@ def test_an_absent_policy_equals_an_empty_one() -> None:
     existing = types.Subscription(declared)
     existing.expiration_policy = None  # type: ignore[assignment]
     assert drift(declared, existing) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("seconds", "retention"),
+    [
+        (0, None),
+        (60, timedelta(minutes=10)),
+        (3600, timedelta(hours=1)),
+        (40 * 86_400, timedelta(days=31)),
+    ],
+)
+def test_topic_retention_covers_the_replay_window_within_pubsubs_range(
+    seconds: int, retention: timedelta | None
+) -> None:
+    assert retention_covering(seconds) == retention
+
+
+def test_a_topic_retaining_less_than_declared_drifts_and_one_retaining_more_does_not() -> None:
+    declared = topic("projects/p/topics/t", timedelta(hours=1))
+    assert types.Topic.pb(declared).message_retention_duration.seconds == 3600
+    shorter = types.Topic(
+        name="projects/p/topics/t", message_retention_duration=timedelta(minutes=10)
+    )
+    longer = types.Topic(name="projects/p/topics/t", message_retention_duration=timedelta(days=2))
+    assert topic_drift(declared, shorter) == ["message_retention_duration"]
+    assert topic_drift(declared, types.Topic(name="projects/p/topics/t")) == [
+        "message_retention_duration"
+    ]
+    assert topic_drift(declared, longer) == []
+    # A topic declared without retention leaves whatever the topic has alone.
+    assert topic_drift(topic("projects/p/topics/t"), longer) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import random
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,8 @@ import pytest
 from common.config import ConfigError
 from common.seams import Delivery
 from examples.config_broadcast import handler as handler_module
-from examples.config_broadcast.source import CHOICES, EDIT_EVERY, setting_updates, update
+from examples.config_broadcast import source as source_module
+from examples.config_broadcast.source import CHOICES, EDIT_EVERY, update
 
 
 @pytest.fixture
@@ -71,13 +73,48 @@ def test_a_settings_file_in_no_folder_stops_the_replica_at_start_up(
     importlib.reload(handler_module)
 
 
-def test_the_source_rebroadcasts_every_setting_and_edits_now_and_then() -> None:
+@pytest.fixture
+def source(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The source module afresh (its state, its settings read at import)."""
+    yield importlib.reload(source_module)
+    monkeypatch.delenv("REBROADCAST_SECONDS", raising=False)
+    importlib.reload(source_module)
+
+
+def test_the_source_sends_every_setting_once_then_only_its_edits(source: ModuleType) -> None:
     rng = random.Random(3)
-    messages = [setting_updates(rng, n, "pub-1") for n in range(1, 4 * EDIT_EVERY + 1)]
-    decoded = [handler_module.decode(message.data) for message in messages]
-    assert {setting for setting, _, _ in decoded} == set(CHOICES)
+    messages = [source.setting_updates(rng, n, "pub-1") for n in range(1, 4 * EDIT_EVERY + 1)]
+    sent = [message for message in messages if message is not None]
+    decoded = [handler_module.decode(message.data) for message in sent]
+    # Each setting's value at start, then an edit every EDIT_EVERY calls, nothing else.
+    assert [setting for setting, _, version in decoded if version == 0] == sorted(CHOICES)
+    assert len(sent) == len(CHOICES) + 4
+    assert all(version > 0 for _, _, version in decoded[len(CHOICES) :])
     assert all(value in CHOICES[setting] for setting, value, _ in decoded)
-    edited = [version for _, _, version in decoded if version > 0]
-    assert edited, "an edit every EDIT_EVERY calls gives a setting a new version"
-    assert messages[0].sequence == 1
-    assert messages[0].attributes["publisher"] == "pub-1"
+    assert sent[0].sequence == 1
+    assert sent[0].attributes["publisher"] == "pub-1"
+
+
+def test_rebroadcast_sends_a_value_again_once_it_is_that_old(
+    monkeypatch: pytest.MonkeyPatch, source: ModuleType
+) -> None:
+    monkeypatch.setenv("REBROADCAST_SECONDS", "0.01")
+    rebroadcasting = importlib.reload(source_module)
+    rng = random.Random(3)
+    for n in range(1, 4):
+        assert rebroadcasting.setting_updates(rng, n, "pub-1") is not None
+    time.sleep(0.02)
+    again = rebroadcasting.setting_updates(rng, 4, "pub-1")
+    assert again is not None
+    assert handler_module.decode(again.data)[2] == 0, "the current value, not an edit"
+    assert source_module.due(10.0, 11.0, 1.0)
+    assert not source_module.due(10.0, 10.5, 1.0)
+    assert not source_module.due(0.0, 1e9, 0.0), "0: never"
+
+
+def test_a_bad_rebroadcast_setting_stops_the_publisher_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, source: ModuleType
+) -> None:
+    monkeypatch.setenv("REBROADCAST_SECONDS", "often")
+    with pytest.raises(ConfigError, match=r"^REBROADCAST_SECONDS must be a number"):
+        importlib.reload(source_module)

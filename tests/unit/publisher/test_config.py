@@ -1,4 +1,5 @@
 import math
+from datetime import timedelta
 
 import pytest
 
@@ -56,3 +57,12 @@ def test_publisher_mode_and_source_together_are_ambiguous() -> None:
     settings = {"PUBLISHER_MODE": "tasks", "PUBLISHER_SOURCE": "publisher.sources:task_message"}
     with pytest.raises(ConfigError, match=r"^PUBLISHER_MODE and PUBLISHER_SOURCE are both set"):
         PublisherConfig.from_env({**EMULATOR, **settings})
+
+
+def test_the_topic_retains_the_replicas_replay_window() -> None:
+    base = {"PUBSUB_EMULATOR_HOST": "localhost:8085"}
+    assert PublisherConfig.from_env(base).topic_retention is None
+    retained = PublisherConfig.from_env({**base, "REPLAY_SECONDS": "3600"}).topic_retention
+    assert retained == timedelta(hours=1)
+    with pytest.raises(ConfigError, match=r"^REPLAY_SECONDS must be"):
+        PublisherConfig.from_env({**base, "REPLAY_SECONDS": "soon"})

@@ -45,3 +45,12 @@ def test_pull_threads_default_and_bounds() -> None:
     for bad in ("0", "33", "two"):
         with pytest.raises(ConfigError, match="PULL_THREADS"):
             FanoutConfig.from_env({**base, "PULL_THREADS": bad})
+
+
+def test_replay_seconds_is_off_by_default_and_names_itself_when_bad() -> None:
+    base = {"PUBSUB_EMULATOR_HOST": "localhost:8085"}
+    assert FanoutConfig.from_env(base).replay_seconds == 0
+    assert FanoutConfig.from_env({**base, "REPLAY_SECONDS": "3600"}).replay_seconds == 3600
+    for bad in ("-1", "1.5", "an hour", str(31 * 86_400 + 1)):
+        with pytest.raises(ConfigError, match=r"^REPLAY_SECONDS must be"):
+            FanoutConfig.from_env({**base, "REPLAY_SECONDS": bad})

@@ -1,0 +1,87 @@
+"""Dead letters as Pub/Sub parks them, and the republish's pace. Pure."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from google.pubsub_v1 import types
+
+from ctl.dead_letters import parse, publish_time
+from ctl.republish import Pacer
+
+
+def parked(attributes: dict[str, str], data: bytes = b"not json") -> types.ReceivedMessage:
+    message = types.PubsubMessage(
+        data=data,
+        attributes=attributes,
+        message_id="91",
+        publish_time=datetime(2026, 12, 6, 12, 0, tzinfo=UTC),
+    )
+    return types.ReceivedMessage(ack_id="a", message=message)
+
+
+def test_a_dead_letter_says_where_it_failed_and_after_how_many_attempts() -> None:
+    letter = parse(
+        parked(
+            {
+                "origin": "probe",
+                "CloudPubSubDeadLetterSourceSubscription": "channel-replica-a",
+                "CloudPubSubDeadLetterSourceDeliveryCount": "5",
+                "CloudPubSubDeadLetterSourceTopicPublishTime": "1765022400123",
+            }
+        )
+    )
+    assert letter.dead_letter_id == "91"
+    assert letter.attributes == {"origin": "probe"}, "Pub/Sub's own attributes left out"
+    assert letter.attempts == 5
+    assert letter.published_at == "2025-12-06T12:00:00.123+00:00"
+    assert letter.reason == "channel-replica-a failed to handle it on all 5 delivery attempts"
+    assert letter.to_json(full=True)["data_base64"] == "bm90IGpzb24="
+
+
+def test_missing_or_malformed_attributes_are_none() -> None:
+    letter = parse(parked({"CloudPubSubDeadLetterSourceDeliveryCount": "many"}))
+    assert (letter.attempts, letter.source_subscription, letter.published_at) == (None,) * 3
+    assert "a subscription Pub/Sub did not name" in letter.reason
+    assert publish_time("2026-12-06T12:00:00Z") == "2026-12-06T12:00:00+00:00"
+    assert publish_time("yesterday") is None
+
+
+def test_fan_out_copies_share_a_key_and_other_messages_do_not() -> None:
+    def copy(subscription: str, data: bytes = b"x") -> types.ReceivedMessage:
+        return parked(
+            {
+                "CloudPubSubDeadLetterSourceSubscription": subscription,
+                "CloudPubSubDeadLetterSourceTopicPublishTime": "1765022400123",
+            },
+            data,
+        )
+
+    one, other = parse(copy("channel-a")), parse(copy("channel-b"))
+    assert one.copy_key() == other.copy_key()
+    assert parse(copy("channel-a", b"y")).copy_key() != one.copy_key()
+
+
+class FakeStop(threading.Event):
+    """A stop event whose waits pass on a fake clock at once, and are recorded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout or 0.0)
+        self.now += timeout or 0.0
+        return False
+
+
+def test_the_pacer_keeps_to_its_rate() -> None:
+    stop = FakeStop()
+    pacer = Pacer(4, clock=lambda: stop.now)
+    for _ in range(3):
+        pacer.wait(stop)
+    assert stop.waits == [0.25, 0.25]
+    Pacer(None, clock=lambda: stop.now).wait(stop)
+    assert len(stop.waits) == 2, "no limit: no wait"
