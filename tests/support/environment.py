@@ -21,6 +21,13 @@ STACK_PREFIXES = (
     "LOG_",
     "TRACING",
     "OTEL_",
+    # The images' tag and labels (docker-compose.yml), and the seams' settings.
+    "VERSION",
+    "REVISION",
+    "SOURCE_URL",
+    "HANDLER",
+    "TASK_FUNCTION",
+    "SINK_",
 )
 
 

@@ -1,7 +1,9 @@
-"""A private PostgreSQL server on a loopback port, for the tests: Debian's binaries, a
-fresh cluster from ``initdb`` in a temporary folder, password authentication.
+"""A private PostgreSQL server on a loopback port, for the tests, with password
+authentication: this machine's server binaries where it has them (a fresh cluster from
+``initdb`` in a temporary folder), else the postgres image docker-compose.yml runs, as a
+container (``tests.support.containers``). Both stop, start and freeze the same way.
 
-PostgreSQL refuses to run as root; run as root (CI, containers), the server runs as
+PostgreSQL refuses to run as root; run as root (CI, containers), the local server runs as
 the ``postgres`` system user that Debian's package creates.
 """
 
@@ -16,11 +18,13 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 
+from tests.support.containers import ContainersUnavailable, compose_image, loopback_container
 from tests.support.emulator import free_port
+from tests.support.waiting import wait_for
 
 USER = "sink"
 DATABASE = "readings"
@@ -47,6 +51,51 @@ def binaries() -> Path:
 
 
 class PostgresServer:
+    """A server on 127.0.0.1:``port`` holding the user ``sink`` (password ``PASSWORD``)."""
+
+    port: int
+
+    def start(self) -> None:
+        """Start it again after ``stop``, on the same port, with its data."""
+        raise NotImplementedError
+
+    def stop(self, mode: str = "fast") -> None:
+        """``fast``: the server disconnects every client (an administrator's shutdown);
+        ``immediate``: it quits without a checkpoint."""
+        raise NotImplementedError
+
+    def freeze(self, frozen: bool) -> None:
+        """Stop (or resume) the whole server: it accepts connections, as its kernel does,
+        but answers nothing, like a hung machine."""
+        raise NotImplementedError
+
+    def running(self) -> bool:
+        raise NotImplementedError
+
+    def settings(self) -> dict[str, str]:
+        """The sink's environment for this server, but the password file."""
+        return {
+            "POSTGRES_HOST": "127.0.0.1",
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_DB": DATABASE,
+            "POSTGRES_USER": USER,
+        }
+
+    def connect(self, dbname: str = DATABASE) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            dbname=dbname,
+            user=USER,
+            password=PASSWORD,
+            autocommit=True,
+            connect_timeout=5,
+        )
+
+
+class LocalPostgres(PostgresServer):
+    """This machine's server binaries, a cluster in ``directory``."""
+
     def __init__(self, directory: Path) -> None:
         self.bin = binaries()
         self.directory = directory
@@ -128,25 +177,61 @@ class PostgresServer:
     def running(self) -> bool:
         return (self.data / "postmaster.pid").exists()
 
-    def settings(self) -> dict[str, str]:
-        """The sink's environment for this server, but the password file."""
-        return {
-            "POSTGRES_HOST": "127.0.0.1",
-            "POSTGRES_PORT": str(self.port),
-            "POSTGRES_DB": DATABASE,
-            "POSTGRES_USER": USER,
-        }
 
-    def connect(self, dbname: str = DATABASE) -> psycopg.Connection[Any]:
-        return psycopg.connect(
-            host="127.0.0.1",
-            port=self.port,
-            dbname=dbname,
-            user=USER,
-            password=PASSWORD,
-            autocommit=True,
-            connect_timeout=5,
-        )
+class ContainerPostgres(PostgresServer):
+    """The postgres image docker-compose.yml runs, its port on 127.0.0.1. Stopped with
+    the signal of each shutdown mode and started again, it keeps its data (the container
+    is kept); frozen, it is paused (the cgroup freezer: every process stopped at once)."""
+
+    SIGNALS: ClassVar[dict[str, str]] = {
+        "smart": "SIGTERM", "fast": "SIGINT", "immediate": "SIGQUIT"
+    }  # fmt: skip
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        container = loopback_container(compose_image("postgres"), "postgres", {5432: self.port})
+        container.with_env("POSTGRES_USER", USER).with_env("POSTGRES_PASSWORD", PASSWORD)
+        # A throw-away cluster: speed over safety, as the local one.
+        command = ["postgres", "-c", "fsync=off", "-c", "full_page_writes=off"]
+        self._container = container.with_command(command).start()
+
+    def wait_until_ready(self, timeout: float = 90) -> None:
+        # The image's first start runs a temporary server on its socket only; TCP answers
+        # once the real one listens.
+        def connects() -> bool:
+            if not self.running():
+                raise PostgresUnavailable(f"postgres exited:\n{self.log()}")
+            try:
+                self.connect("postgres").close()
+            except psycopg.OperationalError:
+                return False
+            return True
+
+        wait_for(connects, timeout=timeout, interval=0.2, what="postgres", details=self.log)
+
+    def log(self) -> str:
+        stdout, stderr = self._container.get_logs()
+        return (stdout + stderr).decode(errors="replace")
+
+    def start(self) -> None:
+        self._container.get_wrapped_container().start()
+        self.wait_until_ready()
+
+    def stop(self, mode: str = "fast") -> None:
+        wrapped = self._container.get_wrapped_container()
+        wrapped.kill(signal=self.SIGNALS[mode])
+        wrapped.wait(timeout=COMMAND_TIMEOUT_SECONDS)
+
+    def freeze(self, frozen: bool) -> None:
+        wrapped = self._container.get_wrapped_container()
+        wrapped.pause() if frozen else wrapped.unpause()
+
+    def running(self) -> bool:
+        self._container.reload()
+        return bool(self._container.status == "running")
+
+    def remove(self) -> None:
+        self._container.stop()
 
 
 def _parent(stat: Path) -> int:
@@ -158,18 +243,43 @@ def _parent(stat: Path) -> int:
 
 @contextlib.contextmanager
 def postgres_server() -> Iterator[PostgresServer]:
-    """A started server holding an empty database ``readings``; removed afterwards."""
+    """A started server holding an empty database ``readings``; removed afterwards. This
+    machine's binaries if it has them, else a container."""
+    try:
+        binaries()
+    except PostgresUnavailable as missing:
+        with container_server(missing) as server:
+            yield server
+        return
     directory = Path(tempfile.mkdtemp(prefix="sink-pg-"))
     try:
-        server = PostgresServer(directory)
-        server.start()
+        local = LocalPostgres(directory)
+        local.start()
         try:
-            with server.connect("postgres") as connection:
-                connection.execute(f"CREATE DATABASE {DATABASE}")
-            yield server
+            create_database(local)
+            yield local
         finally:
-            if server.running():
+            if local.running():
                 with contextlib.suppress(PostgresUnavailable):
-                    server.stop("immediate")
+                    local.stop("immediate")
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def create_database(server: PostgresServer) -> None:
+    with server.connect("postgres") as connection:
+        connection.execute(f"CREATE DATABASE {DATABASE}")
+
+
+@contextlib.contextmanager
+def container_server(missing: PostgresUnavailable) -> Iterator[PostgresServer]:
+    try:
+        server = ContainerPostgres()
+    except ContainersUnavailable as exc:
+        raise PostgresUnavailable(f"{missing}; or Docker, for the postgres image: {exc}") from None
+    try:
+        server.wait_until_ready()
+        create_database(server)
+        yield server
+    finally:
+        server.remove()
