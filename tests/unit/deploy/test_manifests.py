@@ -2,10 +2,10 @@
 
 `kubectl kustomize` (the development lock's kubectl) renders each overlay under
 deploy/kubernetes/overlays (offline); the result is validated against one pinned
-Kubernetes version's schemas, in strict mode, by kubernetes-validate. KEDA's resources have no schema there: they are checked field by
-field below. Then each workload meets the rules of tests/unit/deploy/rules.py, so a new
-manifest cannot silently drop one; the last test shows each rule failing on a workload
-that breaks it.
+Kubernetes version's schemas, in strict mode, by kubernetes-validate. KEDA's resources
+have no schema there: they are checked field by field below. Then each workload meets the
+rules of tests/unit/deploy/rules.py, so a new manifest cannot silently drop one; the last
+test shows each rule failing on a workload that breaks it.
 """
 
 from __future__ import annotations
