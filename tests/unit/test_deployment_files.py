@@ -54,7 +54,13 @@ def test_emulator_is_official_pinned_and_health_checked(compose: dict[str, Any])
         emulator["image"],
     )
     assert emulator["healthcheck"]["test"][0] == "CMD"
-    assert "--host-port=0.0.0.0:8085" in emulator["command"]
+    assert "--host-port=0.0.0.0:8085" in emulator["command"][-1]
+    # Its log settings are mounted where its JVM options say.
+    (mount,) = emulator["volumes"]
+    source, target, mode = mount.split(":")
+    assert (ROOT / source).is_file()
+    assert mode == "ro"
+    assert f"config.file={target}" in emulator["environment"]["CLOUD_PUBSUB_EMULATOR_OPTS"]
 
 
 def test_apps_wait_for_a_healthy_emulator(compose: dict[str, Any]) -> None:
