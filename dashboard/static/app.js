@@ -143,7 +143,8 @@ function connect() {
   socket.onopen = () => {
     bump("connects");
     lastFrameAt = Date.now();
-    setConnection("live", "open");
+    // "live" once the snapshot is drawn: until then every counter would read 0.
+    setConnection("connected, waiting for data…", "connecting");
   };
   socket.onmessage = (message) => {
     if (!apply(JSON.parse(message.data))) {
@@ -152,7 +153,7 @@ function connect() {
     }
     lastFrameAt = Date.now();
     bump("frames");
-    if (connection.dataset.state === "stalled") setConnection("live", "open");
+    if (connection.dataset.state !== "open") setConnection("live", "open");
     scheduleRender();
   };
   socket.onclose = (close) => {
