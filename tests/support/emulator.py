@@ -56,11 +56,13 @@ def local_gcloud() -> str | None:
 class Emulator:
     """One emulator on 127.0.0.1:port: a local process, else a container."""
 
-    def __init__(self, port: int, log_path: Path) -> None:
+    def __init__(self, port: int, log_path: Path, *, local: bool = True) -> None:
+        """Started, not yet up (``wait_until_up``); ``local=False``: the image even where
+        this machine has the Google Cloud CLI."""
         self.host = f"127.0.0.1:{port}"
         self.log_path = log_path
         self._container: DockerContainer | None = None
-        gcloud = local_gcloud()
+        gcloud = local_gcloud() if local else None
         if gcloud is None:
             self._start_container(port)
             return

@@ -248,7 +248,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         binaries()
     except PostgresUnavailable as missing:
-        with container_server(missing) as server:
+        with container_server(str(missing)) as server:
             yield server
         return
     directory = Path(tempfile.mkdtemp(prefix="sink-pg-"))
@@ -272,7 +272,11 @@ def create_database(server: PostgresServer) -> None:
 
 
 @contextlib.contextmanager
-def container_server(missing: PostgresUnavailable) -> Iterator[PostgresServer]:
+def container_server(
+    missing: str = "PostgreSQL from its image",
+) -> Iterator[PostgresServer]:
+    """A ``ContainerPostgres`` holding an empty database ``readings``; removed afterwards.
+    ``PostgresUnavailable`` (saying ``missing`` first) without Docker."""
     try:
         server = ContainerPostgres()
     except ContainersUnavailable as exc:
