@@ -9,6 +9,7 @@ the ``postgres`` system user that Debian's package creates.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import pwd
@@ -50,27 +51,28 @@ def binaries() -> Path:
     )
 
 
-class PostgresServer:
+class PostgresServer(abc.ABC):
     """A server on 127.0.0.1:``port`` holding the user ``sink`` (password ``PASSWORD``)."""
 
     port: int
 
+    @abc.abstractmethod
     def start(self) -> None:
         """Start it again after ``stop``, on the same port, with its data."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def stop(self, mode: str = "fast") -> None:
         """``fast``: the server disconnects every client (an administrator's shutdown);
         ``immediate``: it quits without a checkpoint."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def freeze(self, frozen: bool) -> None:
         """Stop (or resume) the whole server: it accepts connections, as its kernel does,
         but answers nothing, like a hung machine."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def running(self) -> bool:
-        raise NotImplementedError
+        """Whether the server runs (not stopped; a frozen one runs)."""
 
     def settings(self) -> dict[str, str]:
         """The sink's environment for this server, but the password file."""
