@@ -58,7 +58,7 @@ def browser() -> Iterator[webdriver.Remote]:
     port = free_port()
     try:
         image = project_image(ROOT / "tests/support/browser-image")
-        container = loopback_container(image, "browser", {}, network_mode="host", shm_size="512m")
+        container = loopback_container(image, "browser", {}, network="host", shm_size="512m")
     except ContainersUnavailable as exc:
         raise BrowserUnavailable(
             "the live view's browser test needs Chromium and chromedriver (Debian: apt-get "

@@ -73,6 +73,10 @@ def loopback_container(
     for inside, outside in ports.items():
         container.ports[f"{inside}/tcp"] = ("127.0.0.1", outside)  # type: ignore[assignment]
     name = f"pubsub-fanout-test-{purpose}-{CHECKOUT}-{os.urandom(3).hex()}"
+    # A network named: testcontainers, run inside a container, would otherwise put this
+    # one on that container's network (the host's, on the fresh machine: no port
+    # publishing there).
+    settings.setdefault("network", "bridge")
     return container.with_name(name).with_kwargs(labels={LABEL: CHECKOUT}, **settings)
 
 
