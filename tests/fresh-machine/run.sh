@@ -3,8 +3,10 @@
 # python base with only the Docker CLI, Compose v2, make and git (Dockerfile beside this),
 # the host's Docker socket, and a copy of this checkout (its working tree, committed or
 # not) at the same path inside as outside, with its temporary folder beside it: compose's
-# bind mounts resolve on the host's engine. It shares the host's network, so it reaches the
-# ports of the containers it starts on 127.0.0.1, as a user's machine does. Not in CI mode.
+# bind mounts resolve on the host's engine. It shares the host's network and process IDs, as
+# a user's machine running its own engine does: it reaches the ports its containers publish
+# on 127.0.0.1, and sees their processes (one test kills one as the OOM killer would). Not
+# in CI mode.
 #   tests/fresh-machine/run.sh              # make test; prints the summary and wall time
 #   tests/fresh-machine/run.sh make lint    # any other command
 set -euo pipefail
@@ -31,7 +33,7 @@ mkdir -p "$(dirname "$log")"
 echo "==> ${command[*]} (output also in $log)"
 started=$(date +%s)
 status=0
-docker run --rm --network host \
+docker run --rm --network host --pid host \
   --volume /var/run/docker.sock:/var/run/docker.sock \
   --volume "$work:$work" --workdir "$checkout" --env TMPDIR="$work/tmp" \
   pubsub-fanout-fresh-machine "${command[@]}" 2>&1 | tee "$log" || status=$?
