@@ -229,3 +229,21 @@ def test_images_are_named_and_tagged_one_per_dockerfile(
     publishers = [n for n, s in compose["services"].items() if s.get("image", "").startswith(
         "pubsub-fanout-publisher:")]  # fmt: skip
     assert sorted(publishers) == ["publisher", "readings-publisher", "task-publisher"]
+
+
+@pytest.mark.parametrize(
+    ("service", "setting"),
+    [
+        ("publisher", "PUBLISHER_SOURCE"),
+        ("subscriber", "HANDLER"),
+        ("worker", "TASK_FUNCTION"),
+        ("sink", "SINK_ROW_MAPPER"),
+        ("sink", "SINK_MIGRATIONS"),
+    ],
+)
+def test_each_seam_passes_through_to_its_service(
+    compose: dict[str, Any], service: str, setting: str
+) -> None:
+    """`HANDLER=... docker compose up` reaches the service (blank, the default, is unset:
+    the demo's code)."""
+    assert compose["services"][service]["environment"][setting] == f"${{{setting}:-}}"
