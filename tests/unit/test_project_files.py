@@ -89,7 +89,7 @@ def test_the_ci_workflow_passes_actionlint_and_runs_the_readme_commands() -> Non
     assert result.returncode == 0, result.stdout + result.stderr
     runs = re.findall(r"(?m)^\s+- run: (.+)$", WORKFLOW.read_text())
     assert "make test" in runs
-    assert "make test-kubernetes" in runs
+    assert any(run.endswith("make test-kubernetes") for run in runs), runs
 
 
 def test_actionlint_finds_a_broken_workflow(tmp_path: Path) -> None:
