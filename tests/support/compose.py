@@ -149,13 +149,13 @@ def new_stack(
     tagged for this checkout (``IMAGE_TAG``: the engine is shared), in a clean environment
     plus ``settings``; raises ``DockerUnavailable``."""
     port = free_port()
-    env = clean_env(
-        PUBSUB_EMULATOR_PORT=str(port),
-        DASHBOARD_PORT=str(free_port()),
-        VERSION=IMAGE_TAG,
-        REVISION=IMAGE_TAG,
-        **settings,
-    )
+    defaults = {
+        "PUBSUB_EMULATOR_PORT": str(port),
+        "DASHBOARD_PORT": str(free_port()),
+        "VERSION": IMAGE_TAG,
+        "REVISION": IMAGE_TAG,
+    }
+    env = clean_env(**{**defaults, **settings})
     return Stack(compose_command(), directory, env, port, project, profiles)
 
 
