@@ -93,7 +93,7 @@ function renderHead() {
     th.append(el("span", { class: "dot" }), el("span", { class: "host" }, r.host));
     const status = r.status === "joined" ? "" : `${r.status} · `;
     th.append(el("span", { class: "sub" }, `${status}${number.format(r.acked)} acked`
-      + (r.rejected ? ` · ${number.format(r.rejected)} rejected` : "")));
+      + (r.rejected ? ` · ${number.format(r.rejected)} nacks` : "")));
     head.append(th);
   }
 }
