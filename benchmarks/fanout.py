@@ -29,7 +29,8 @@ from benchmarks.stats import TrialResult, overhead
 from benchmarks.trials import Bench
 from tests.support.emulator import emulator_host
 from tests.support.otlp import running_receiver
-from tests.support.postgres import PostgresUnavailable, postgres_server
+from tests.support.postgres import PostgresUnavailable
+from tests.support.postgres_servers import postgres_server
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -176,8 +176,7 @@ def one_run(interval: float) -> dict[str, Any]:
 
 def import_seconds(stack: Stack) -> dict[str, Any]:
     """The subscriber image's interpreter start and imports, ``python -X importtime``."""
-    image = f"{PROJECT}_subscriber" if stack.compose == ["docker-compose"] else None
-    image = image or f"{PROJECT}-subscriber"
+    image = f"pubsub-fanout-subscriber:{stack.env['VERSION']}"
     started = time.monotonic()
     out = docker("run", "--rm", image, "sh", "-c", f"python -X importtime -c '{IMPORT}' 2>&1")
     wall = time.monotonic() - started

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from common.logs import escape
 from common.messages.channels import InvalidMessage, decode
 from common.messages.receipts import Receipt
 from dashboard.columns import DEFAULT_LIMIT, Columns
@@ -42,7 +43,8 @@ SEEN_MESSAGES = 65_536
 SEEN_RECEIPTS = 4_096
 # Outcomes held for messages whose receipt came before the message itself.
 EARLY_OUTCOMES = 4_096
-NOT_A_CHANNEL_MESSAGE = "(not a channel message)"
+# A body that is not a channel message (your own, the examples') is shown by its start.
+PREVIEW_CHARACTERS = 40
 
 
 @dataclass(frozen=True)
@@ -221,11 +223,17 @@ class Grid:
 
 
 def _label(data: bytes) -> tuple[str, int | None]:
-    """A message's channel as its row shows it, and its sequence number."""
+    """A message's channel as its row shows it, and its sequence number; for any other
+    body, its first ``PREVIEW_CHARACTERS`` characters, escaped (text from a message is
+    never trusted), and no sequence."""
     try:
         message = decode(data)
     except InvalidMessage:
-        return NOT_A_CHANNEL_MESSAGE, None
+        text = data[: PREVIEW_CHARACTERS * 4].decode("utf-8", "replace")
+        if not text:
+            return "(empty)", None
+        cut = text[:PREVIEW_CHARACTERS]
+        return escape(cut) + ("…" if len(text) > PREVIEW_CHARACTERS else ""), None
     # Interned: 65,536 remembered messages share a few strings, not one each.
     return sys.intern(f"{message.channel.number} {message.channel.name}"), message.sequence
 

@@ -93,7 +93,7 @@ function renderHead() {
     th.append(el("span", { class: "dot" }), el("span", { class: "host" }, r.host));
     const status = r.status === "joined" ? "" : `${r.status} · `;
     th.append(el("span", { class: "sub" }, `${status}${number.format(r.acked)} acked`
-      + (r.rejected ? ` · ${number.format(r.rejected)} rejected` : "")));
+      + (r.rejected ? ` · ${number.format(r.rejected)} nacks` : "")));
     head.append(th);
   }
 }
@@ -143,7 +143,8 @@ function connect() {
   socket.onopen = () => {
     bump("connects");
     lastFrameAt = Date.now();
-    setConnection("live", "open");
+    // "live" once the snapshot is drawn: until then every counter would read 0.
+    setConnection("connected, waiting for data…", "connecting");
   };
   socket.onmessage = (message) => {
     if (!apply(JSON.parse(message.data))) {
@@ -152,7 +153,7 @@ function connect() {
     }
     lastFrameAt = Date.now();
     bump("frames");
-    if (connection.dataset.state === "stalled") setConnection("live", "open");
+    if (connection.dataset.state !== "open") setConnection("live", "open");
     scheduleRender();
   };
   socket.onclose = (close) => {

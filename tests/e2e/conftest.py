@@ -6,7 +6,6 @@ checkout would, so the tests can prove the key never reaches an image.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,18 +15,17 @@ import pytest
 from tests.conftest import unavailable
 from tests.support import ROOT
 from tests.support.compose import (
-    COMPOSE,
     DockerUnavailable,
     Stack,
     inspect,
     new_stack,
     running_stack,
 )
+from tests.support.containers import CHECKOUT
 
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-# Compose project names unique to this checkout: two checkouts on one Docker Engine (git
-# worktrees, CI jobs) must not take down each other's stacks.
-CHECKOUT = hashlib.sha256(str(ROOT).encode()).hexdigest()[:6]
+# Compose project names unique to this checkout (CHECKOUT): two checkouts on one Docker
+# Engine (git worktrees, CI jobs) must not take down each other's stacks.
 
 
 def stack_for_test(
@@ -35,14 +33,10 @@ def stack_for_test(
     name: str,
     settings: dict[str, str],
     profiles: tuple[str, ...] = (),
-    variant: str | None = None,
 ) -> Stack:
-    """A stack named for this checkout, run by Compose ``variant`` (None: v2 where
-    installed); skips (fails in CI) without Docker or that Compose."""
+    """A stack named for this checkout; skips (fails in CI) without Docker and Compose v2."""
     try:
-        return new_stack(
-            f"{name}-{CHECKOUT}", settings, directory=directory, profiles=profiles, variant=variant
-        )
+        return new_stack(f"{name}-{CHECKOUT}", settings, directory=directory, profiles=profiles)
     except DockerUnavailable as exc:
         unavailable(f"the end-to-end tests need Docker: {exc}")
 
@@ -83,17 +77,10 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-@pytest.fixture(scope="module", params=sorted(COMPOSE, reverse=True))
-def stack(project_copy: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    """The fan-out stack, as `docker compose up --scale subscriber=3` starts it, under
-    Compose v2 (what users run) and v1 in turn: the compose files must suit both."""
-    variant = str(request.param)
-    new = stack_for_test(
-        project_copy,
-        f"pubsub-fanout-e2e-{variant}",
-        {"PUBLISH_INTERVAL_SECONDS": "0.5"},
-        variant=variant,
-    )
+@pytest.fixture(scope="module")
+def stack(project_copy: Path) -> Iterator[Stack]:
+    """The fan-out stack, as `docker compose up --scale subscriber=3` starts it."""
+    new = stack_for_test(project_copy, "pubsub-fanout-e2e", {"PUBLISH_INTERVAL_SECONDS": "0.5"})
     with running_stack(
         new, "--scale", "subscriber=3", ready=("subscriber", 3), artifacts=ARTIFACTS
     ) as running:

@@ -33,6 +33,7 @@ import yaml
 from common.config import EMULATOR_DEFAULT_PROJECT
 from tests.conftest import unavailable
 from tests.support import ROOT
+from tests.support.tools import ToolUnavailable, kustomize
 
 Doc = dict[str, Any]
 PLAYABLE = ("Deployment", "ConfigMap")
@@ -68,16 +69,11 @@ def require_podman() -> None:
 
 
 def render_local() -> list[Doc]:
-    if shutil.which("kubectl") is None:
-        unavailable("rendering the manifests needs kubectl (it ships with the Google Cloud CLI)")
-    rendered = subprocess.run(
-        ["kubectl", "kustomize", str(ROOT / "deploy/kubernetes/overlays/local")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+    try:
+        rendered = kustomize(ROOT / "deploy/kubernetes/overlays/local")
+    except ToolUnavailable as exc:
+        unavailable(str(exc))
+    return [doc for doc in yaml.safe_load_all(rendered) if doc]
 
 
 def image_for_test(image: str) -> str:

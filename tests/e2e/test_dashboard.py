@@ -1,7 +1,8 @@
 """The live view in a real headless browser (Debian's Chromium, driven by Selenium through
-the system chromedriver) against the real compose stack: `docker compose up` with 2
-subscribers and the dashboard. First a flood (200 msgs/s for 30 s) the page must ride
-out, live; then each message shown handled, and a replica leaving."""
+chromedriver: this machine's, else in a container, tests/support/browser.py) against the
+real compose stack: `docker compose up` with 2 subscribers and the dashboard. First a
+flood (200 msgs/s for 30 s) the page must ride out, live; then each message shown handled,
+and a replica leaving."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import base64
 import itertools
 import json
 import os
-import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,13 +19,14 @@ from typing import Any
 import pytest
 from google.cloud import pubsub_v1
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from common.config import EMULATOR_DEFAULT_PROJECT
 from common.messages.channels import Channel, ChannelMessage
 from tests.conftest import unavailable
 from tests.e2e.conftest import ARTIFACTS, stack_for_test
+from tests.support.browser import BrowserUnavailable
+from tests.support.browser import browser as support_browser
 from tests.support.compose import Stack, docker, logs, running_stack
 from tests.support.waiting import wait_for
 
@@ -54,24 +55,12 @@ def stack(project_copy: Path) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[webdriver.Chrome]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if chromium is None or driver_path is None:
-        unavailable(
-            "the live view's browser test needs Chromium and chromedriver "
-            "(Debian: apt-get install chromium chromium-driver)"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    options.add_argument("--window-size=1280,900")
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+def browser() -> Iterator[webdriver.Remote]:
     try:
-        yield driver
-    finally:
-        driver.quit()
+        with support_browser() as driver:
+            yield driver
+    except BrowserUnavailable as exc:
+        unavailable(str(exc))
 
 
 def dashboard_url(stack: Stack) -> str:

@@ -17,7 +17,7 @@ from google.cloud import pubsub_v1
 
 from common.config import EMULATOR_DEFAULT_PROJECT
 from examples.config_broadcast.source import update
-from tests.e2e.conftest import ARTIFACTS, CHECKOUT, stack_for_test
+from tests.e2e.conftest import ARTIFACTS, stack_for_test
 from tests.support.compose import (
     EMULATOR_PORT,
     OVERRIDES,
@@ -30,21 +30,12 @@ from tests.support.compose import (
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
-# The project's images under a tag of this checkout's own: the engine is shared.
-TAG = f"e2e-{CHECKOUT}"
 REPLICAS = 3
 
 
 @pytest.fixture(scope="module")
 def examples_stack(project_copy: Path) -> Iterator[Stack]:
-    for dockerfile, image in (("Dockerfile-Pub", "publisher"), ("Dockerfile-Sub", "subscriber")):
-        # As docs/make-it-yours.md says, with the host's network for pip (see OVERRIDES).
-        docker(
-            "build", "--network", "host", "--file", str(project_copy / dockerfile),
-            "--tag", f"pubsub-fanout-{image}:{TAG}", str(project_copy),
-        )  # fmt: skip
     settings = {
-        "PUBSUB_FANOUT_TAG": TAG,
         "PUBLISH_INTERVAL_SECONDS": "0.5",
         "TASK_INTERVAL_SECONDS": "0.5",
         "READINGS_INTERVAL_SECONDS": "0.5",
@@ -52,6 +43,9 @@ def examples_stack(project_copy: Path) -> Iterator[Stack]:
         "RECEIVER_SLOW_EVERY": "0",
     }
     new = stack_for_test(project_copy, "pubsub-examples-e2e", settings, ("workqueue", "sink"))
+    # As docs/make-it-yours.md says: `docker compose build` makes the project's images
+    # (pubsub-fanout-*:$VERSION), which the examples' images are built FROM.
+    new("build")
     files = ("docker-compose.yml", EMULATOR_PORT, "examples/compose.yml", *OVERRIDES)
     new = dataclasses.replace(new, files=files)
     scale = ("--scale", f"subscriber={REPLICAS}", "--scale", "worker=1")

@@ -29,7 +29,8 @@ from tests.support.emulator import emulator_is_up
 from tests.support.logs import message_ids
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.e2e
+# Not in `make test`: `make test-kubernetes` runs it, where podman is installed.
+pytestmark = [pytest.mark.e2e, pytest.mark.kubernetes]
 MESSAGES_TO_CHECK = 5
 # The services of the overlay that podman plays with the emulator's address.
 SERVICES = ("publisher", "subscriber", "dashboard", "task-publisher", "worker")

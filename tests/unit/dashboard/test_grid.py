@@ -118,7 +118,7 @@ def test_receipts_from_before_totals_count_their_messages() -> None:
 def test_rejections_and_dead_letters_are_counted_and_linked_to_their_row() -> None:
     feed = Feed()
     feed.publish("11", b"not json")
-    assert feed.grid.rows["11"].channel == "(not a channel message)"
+    assert feed.grid.rows["11"].channel == "not json"  # its body, for what is not a channel
     for attempt in range(1, 6):
         feed.receipt(handled("a-1", ("11", "rejected"), totals=Totals(0, attempt)))
     assert feed.cells("11") == {"a-1": "rejected"}
@@ -212,10 +212,19 @@ def test_an_emulator_restarted_empty_hands_out_the_same_ids_for_new_messages() -
     feed.grid.published(Delivery("1", CARTOON, {}, before))  # a redelivery: the same
     feed.grid.published(Delivery("1", b"not json", {}, after))  # a new message, same ID
     assert feed.grid.counters.published == 2
-    assert [(r.message_id, r.channel) for r in feed.grid.rows.values()] == [
-        ("1", "(not a channel message)")
-    ]
+    assert [(r.message_id, r.channel) for r in feed.grid.rows.values()] == [("1", "not json")]
     receipt = handled("a-1", ("1", "acked"))
     feed.grid.receipt(receipt, Delivery("7", b"", {}, before))
     feed.grid.receipt(receipt, Delivery("7", b"", {}, after))  # receipt IDs are reused too
     assert feed.grid.counters.deliveries == 2
+
+
+def test_a_row_shows_the_start_of_a_body_that_is_not_a_channel_message_escaped() -> None:
+    feed = Feed()
+    feed.publish("1", b'{"setting": "banner", "value": "hello", "version": 12345678}')
+    feed.publish("2", b"line\nbreak \x1b[31m")
+    feed.publish("3", b"")
+    assert feed.grid.rows["1"].channel == '{"setting": "banner", "value": "hello", …'
+    assert "\n" not in feed.grid.rows["2"].channel
+    assert "\x1b" not in feed.grid.rows["2"].channel
+    assert feed.grid.rows["3"].channel == "(empty)"

@@ -1,19 +1,17 @@
 """Every kustomize overlay renders, validates strictly, and holds every workload to the rules.
 
-`kubectl kustomize` renders each overlay under deploy/kubernetes/overlays (offline); the
-result is validated against one pinned Kubernetes version's schemas, in strict mode, by
-kubernetes-validate. KEDA's resources have no schema there: they are checked field by
-field below. Then each workload meets the rules of tests/unit/deploy/rules.py, so a new
-manifest cannot silently drop one; the last test shows each rule failing on a workload
-that breaks it.
+`kubectl kustomize` (the development lock's kubectl) renders each overlay under
+deploy/kubernetes/overlays (offline); the result is validated against one pinned
+Kubernetes version's schemas, in strict mode, by kubernetes-validate. KEDA's resources
+have no schema there: they are checked field by field below. Then each workload meets the
+rules of tests/unit/deploy/rules.py, so a new manifest cannot silently drop one; the last
+test shows each rule failing on a workload that breaks it.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ import yaml
 
 from tests.conftest import unavailable
 from tests.support import ROOT
+from tests.support.tools import ToolUnavailable, kustomize
 from tests.unit.deploy import rules
 from tests.unit.deploy.rules import Doc
 
@@ -41,17 +40,11 @@ PUBSUB_TRIGGER_FIELDS = {"subscriptionName", "mode", "value", "activationValue"}
 
 @functools.cache
 def render(overlay: str) -> tuple[Doc, ...]:
-    if shutil.which("kubectl") is None:
-        unavailable("rendering the manifests needs kubectl (it ships with the Google Cloud CLI)")
-    result = subprocess.run(
-        ["kubectl", "kustomize", str(ROOT / "deploy/kubernetes/overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+    try:
+        rendered = kustomize(ROOT / "deploy/kubernetes/overlays" / overlay)
+    except ToolUnavailable as exc:
+        unavailable(str(exc))
+    return tuple(doc for doc in yaml.safe_load_all(rendered) if doc)
 
 
 def of_kind(docs: tuple[Doc, ...], *kinds: str) -> list[Doc]:
