@@ -135,10 +135,19 @@ class Provisioner:
                 subscription=path, retry=None, timeout=DELETE_TIMEOUT_SECONDS
             )
         except exceptions.NotFound:
-            log.info("subscription %s was already gone", path)
+            log.info(
+                "subscription %s was already gone",
+                path,
+                extra=fields(event="subscription already gone", subscription=path),
+            )
             return
         except exceptions.GoogleAPICallError as exc:
-            log.error("could not delete subscription %s (%s); it expires on its own", path, exc)
+            log.error(
+                "could not delete subscription %s (%s); it expires on its own",
+                path,
+                exc,
+                extra=fields(event="delete failed", subscription=path, reason=str(exc)),
+            )
             return
         log.info(
             "deleted subscription %s",

@@ -14,6 +14,8 @@ import sys
 import threading
 from types import FrameType
 
+from common.logs import fields
+
 log = logging.getLogger(__name__)
 
 
@@ -23,7 +25,10 @@ def stop_on_signals() -> threading.Event:
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         if not stop.is_set():
-            log.info("%s received: shutting down", signal.Signals(signum).name)
+            name = signal.Signals(signum).name
+            log.info(
+                "%s received: shutting down", name, extra=fields(event="shutting down", signal=name)
+            )
         stop.set()
 
     signal.signal(signal.SIGTERM, handle)
@@ -55,6 +60,7 @@ def exit_now_if_stuck(status: int) -> int:
         "exiting without waiting for %d thread(s) still running: %s",
         len(stuck),
         ", ".join(stuck[:5]),
+        extra=fields(event="threads abandoned", count=len(stuck)),
     )
     logging.shutdown()  # flushes every handler: os._exit flushes nothing
     sys.stdout.flush()

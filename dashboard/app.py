@@ -23,6 +23,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from common.logs import fields
 from dashboard.config import DashboardConfig
 from dashboard.feeds import Feeds
 from dashboard.grid import Grid
@@ -99,7 +100,11 @@ async def serve_client(websocket: WebSocket, hub: Hub, config: DashboardConfig) 
     """One browser: the origin and client-count checks, then its feed until it goes."""
     origin = websocket.headers.get("origin")
     if not origin_allowed(origin, websocket.headers.get("host"), config.allowed_origins):
-        log.warning("refused WebSocket from origin %s", origin)
+        log.warning(
+            "refused WebSocket from origin %s",
+            origin,
+            extra=fields(event="origin refused", origin=origin),
+        )
         await websocket.close(code=POLICY_VIOLATION)  # before accept: HTTP 403
         return
     await websocket.accept()

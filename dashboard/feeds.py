@@ -116,7 +116,7 @@ class Feeds:
                     recover=functools.partial(self._recover, feed),
                 )
         except ShutdownRequested:
-            log.info("stopped before subscribing")
+            log.info("stopped before subscribing", extra=fields(event="stopped before subscribing"))
             return
         self._waiting = ""
         self.ready.set()

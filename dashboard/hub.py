@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from starlette.websockets import WebSocket
 
+from common.logs import fields
 from dashboard.frames import FrameCache, due
 from dashboard.grid import Grid
 
@@ -90,13 +91,24 @@ class Hub:
         client = Client(websocket)
         self.clients.add(client)
         client.wake.set()  # the snapshot goes at once, not at the next tick
-        log.info("client %s joined (%d connected)", client.name, len(self.clients))
+        log.info(
+            "client %s joined (%d connected)",
+            client.name,
+            len(self.clients),
+            extra=fields(event="client joined", client=client.name),
+        )
         return client
 
     def leave(self, client: Client, why: str = "") -> None:
         if client in self.clients:
             self.clients.discard(client)
-            log.info("client %s left%s (%d connected)", client.name, why, len(self.clients))
+            log.info(
+                "client %s left%s (%d connected)",
+                client.name,
+                why,
+                len(self.clients),
+                extra=fields(event="client left", client=client.name),
+            )
 
     def tick(self) -> None:
         """Apply what the feeds brought, bring the grid's time on, wake the senders."""
@@ -148,6 +160,7 @@ class Hub:
                     "client %s stopped reading: no frame taken for %gs; dropping it",
                     client.name,
                     self._stall_seconds,
+                    extra=fields(event="client dropped", client=client.name),
                 )
                 self.leave(client, ": stopped reading")
                 return

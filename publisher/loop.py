@@ -168,10 +168,12 @@ class Publisher:
             failed, since, self._failing = self._failing, self._failing_since, 0
             self._confirmed_at = time.monotonic()
         if failed:
+            seconds = time.monotonic() - since
             log.info(
                 "publishing again after %.1fs; %d publish(es) failed meanwhile",
-                time.monotonic() - since,
+                seconds,
                 failed,
+                extra=fields(event="publishing again", failed=failed, seconds=round(seconds, 3)),
             )
         log.info(
             "published message_id=%s %s sequence=%s",
@@ -196,13 +198,18 @@ class Publisher:
             sequence,
             error,
             "; further failures are counted until a publish succeeds" if first else "",
+            extra=fields(event="publish failed", sequence=sequence, reason=error),
         )
 
     def flush(self, timeout: float) -> bool:
         """Send what is batched, wait for every pending future; True if all succeeded."""
         self._client.stop()
         if in_flight := self._publishes.in_flight():
-            log.info("flushing %d pending publish(es)", in_flight)
+            log.info(
+                "flushing %d pending publish(es)",
+                in_flight,
+                extra=fields(event="flushing", count=in_flight),
+            )
         failed, unresolved = self._publishes.wait(timeout)
         if unresolved or failed:
             log.error(
@@ -210,6 +217,7 @@ class Publisher:
                 failed,
                 unresolved,
                 timeout,
+                extra=fields(event="flush incomplete", failed=failed, unresolved=unresolved),
             )
             return False
         return True
@@ -228,18 +236,26 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
     try:
         provisioner.ensure_topic(declared_topic(topic), beat)
     except ShutdownRequested:
-        log.info("stopped before the topic was ready")
+        log.info("stopped before the topic was ready", extra=fields(event="stopped before ready"))
         return 0
 
     publisher = Publisher(pubsub_client, topic, publisher_id, config.source, config.source_name)
     log.info(
-        "publishing %s to %s every %gs", config.source_name, topic, config.publish_interval_seconds
+        "publishing %s to %s every %gs",
+        config.source_name,
+        topic,
+        config.publish_interval_seconds,
+        extra=fields(event="publishing", source=config.source_name, topic=topic),
     )
     due = time.monotonic()
     try:
         while True:
             if publisher.topic_missing.is_set():
-                log.warning("topic %s is gone; creating it again", topic)
+                log.warning(
+                    "topic %s is gone; creating it again",
+                    topic,
+                    extra=fields(event="topic gone", topic=topic),
+                )
                 provisioner.ensure_topic(declared_topic(topic), beat)
                 publisher.topic_missing.clear()
             now = time.monotonic()
@@ -251,9 +267,16 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
             if stop.wait(max(wait, 0.0)):
                 break
     except ShutdownRequested:
-        log.info("stopped while waiting to create the topic again")
+        log.info(
+            "stopped while waiting to create the topic again",
+            extra=fields(event="stopped before ready"),
+        )
     finally:
         heartbeat.clear()
         flushed = publisher.flush(config.flush_timeout_seconds)
-    log.info("publisher stopped%s", "" if flushed else " with unflushed publishes")
+    log.info(
+        "publisher stopped%s",
+        "" if flushed else " with unflushed publishes",
+        extra=fields(event="stopped", flushed=flushed),
+    )
     return 0 if flushed else 1

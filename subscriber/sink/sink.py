@@ -113,7 +113,7 @@ class Sink:
         try:
             granted = self._provisioner.ensure(plan_, lambda why: heartbeat.beat(not_ready=why))
         except ShutdownRequested:
-            log.info("stopped before subscribing")
+            log.info("stopped before subscribing", extra=fields(event="stopped before subscribing"))
             return 0
         future: ReceiveFuture | None = None
         threading.Thread(target=self._wake_on_stop, name="wake-on-stop", daemon=True).start()
@@ -135,7 +135,12 @@ class Sink:
                 self.stored,
                 self.rejected,
                 self.already_stored,
-                extra=fields(event="stopped", stored=self.stored, rejected=self.rejected),
+                extra=fields(
+                    event="stopped",
+                    stored=self.stored,
+                    rejected=self.rejected,
+                    already_stored=self.already_stored,
+                ),
             )
         return 0
 
@@ -146,6 +151,7 @@ class Sink:
             self._config.database.describe(),
             self._config.row_mapper_path,
             self._config.batch_size,
+            extra=fields(event="storing", subscription=self._path),
         )
         return subscribe(
             self._subscriber,
@@ -235,6 +241,7 @@ class Sink:
                 "stopping: %d message(s) in hand; trying to store them for up to %gs",
                 len(self._held),
                 self._config.drain_seconds,
+                extra=fields(event="stopping", count=len(self._held)),
             )
         deadline = time.monotonic() + self._config.drain_seconds
         while self._held and time.monotonic() < deadline:

@@ -28,6 +28,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from common.logs import fields
 from subscriber.sink.config import DatabaseConfig
 from subscriber.sink.rows import KEY, MappedRow, RejectRow, Rows, refused
 from subscriber.sink.schema import MigrationSet, project_migrations
@@ -228,9 +229,11 @@ class Store:
                 written.rejects = _insert(cursor, INSERT_REJECT, params)
                 return written
         except ROW_ERRORS as exc:
+            reason = describe_error(exc)
             log.warning(
                 "the database refused a row of the batch (%s); storing it row by row",
-                describe_error(exc),
+                reason,
+                extra=fields(event="batch refused", reason=reason),
             )
         return self._write_row_by_row(connection, rows)
 
@@ -278,4 +281,11 @@ def _apply(connection: psycopg.Connection[Any], migrations: MigrationSet) -> Non
                 sql.SQL("INSERT INTO {} (version, name) VALUES (%s, %s)").format(table),
                 (migration.version, migration.name),
             )
-        log.info("applied migration %s (%s)", migration.name, migrations.origin)
+        log.info(
+            "applied migration %s (%s)",
+            migration.name,
+            migrations.origin,
+            extra=fields(
+                event="migration applied", migration=migration.name, origin=migrations.origin
+            ),
+        )

@@ -45,7 +45,13 @@ class Running:
 
 def log_started(task: Running, slot: int, max_delivery_attempts: int) -> None:
     attempt = task.received.delivery_attempt
-    log.debug("started message_id=%s in process %d, attempt %s", task.message_id, slot, attempt)
+    log.debug(
+        "started message_id=%s in process %d, attempt %s",
+        task.message_id,
+        slot,
+        attempt,
+        extra=fields(event="started", message_id=task.message_id, slot=slot, attempt=attempt),
+    )
     if attempt is not None and attempt > 1:
         log.info(
             "retrying message_id=%s: delivery attempt %d of %d",
@@ -62,7 +68,9 @@ def log_completed(task: Running, seconds: float, text: str) -> None:
         task.message_id,
         seconds,
         f": {text}" if text else "",
-        extra=fields(event="completed", message_id=task.message_id, seconds=round(seconds, 3)),
+        extra=fields(
+            event="completed", message_id=task.message_id, seconds=round(seconds, 3), result=text
+        ),
     )
 
 
@@ -73,7 +81,13 @@ def log_failed(task: Running, seconds: float, text: str, max_delivery_attempts: 
         seconds,
         text,
         task.fate(max_delivery_attempts),
-        extra=fields(event="failed", message_id=task.message_id),
+        extra=fields(
+            event="failed",
+            message_id=task.message_id,
+            seconds=round(seconds, 3),
+            reason=text,
+            attempt=task.received.delivery_attempt,
+        ),
     )
 
 
@@ -83,5 +97,7 @@ def log_timed_out(task: Running, deadline_seconds: float, max_delivery_attempts:
         task.message_id,
         deadline_seconds,
         task.fate(max_delivery_attempts),
-        extra=fields(event="timed out", message_id=task.message_id),
+        extra=fields(
+            event="timed out", message_id=task.message_id, attempt=task.received.delivery_attempt
+        ),
     )

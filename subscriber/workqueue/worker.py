@@ -106,7 +106,7 @@ class Worker:
         try:
             granted = self._provision(lambda reason: heartbeat.beat(not_ready=reason))
         except ShutdownRequested:
-            log.info("stopped before subscribing")
+            log.info("stopped before subscribing", extra=fields(event="stopped before subscribing"))
             self._slots.close()
             return 0
         future = subscribe(
@@ -123,6 +123,12 @@ class Worker:
             self._slots.size,
             self._config.task_function,
             self._config.task_deadline_seconds,
+            extra=fields(
+                event="working",
+                subscription=granted.name,
+                processes=self._slots.size,
+                task_function=self._config.task_function,
+            ),
         )
         threading.Thread(target=self._wake_on_stop, name="wake-on-stop", daemon=True).start()
         try:
@@ -214,6 +220,7 @@ class Worker:
             "stopping: %d task(s) in hand, waiting up to %gs for them",
             len(self._running),
             self._config.drain_seconds,
+            extra=fields(event="stopping", count=len(self._running)),
         )
         deadline = time.monotonic() + self._config.drain_seconds
         while self._running and time.monotonic() < deadline:

@@ -99,7 +99,7 @@ def test_a_message_held_past_the_cap_is_let_go_once_with_a_warning(
     assert leaser.count == 1
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert [getattr(r, "fields", None) for r in warnings] == [
-        {"event": "let go", "message_id": "hung"}
+        {"event": "let go", "message_id": "hung", "attempt": None}
     ]
     assert leaser.release([hung]) == [], "settling it later does nothing"
 
