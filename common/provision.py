@@ -35,7 +35,12 @@ Beat = Callable[[str], None]
 
 class ProvisioningConflict(Exception):
     """What exists cannot be made what is declared; the message names the subscription
-    and the field."""
+    and the field, as do ``subscription`` and ``field``."""
+
+    def __init__(self, message: str, subscription: str, field: str) -> None:
+        super().__init__(message)
+        self.subscription = subscription
+        self.field = field
 
 
 class Provisioner:
@@ -135,19 +140,12 @@ class Provisioner:
                 subscription=path, retry=None, timeout=DELETE_TIMEOUT_SECONDS
             )
         except exceptions.NotFound:
-            log.info(
-                "subscription %s was already gone",
-                path,
-                extra=fields(event="subscription already gone", subscription=path),
-            )
+            gone = fields(event="subscription already gone", subscription=path)
+            log.info("subscription %s was already gone", path, extra=gone)
             return
         except exceptions.GoogleAPICallError as exc:
-            log.error(
-                "could not delete subscription %s (%s); it expires on its own",
-                path,
-                exc,
-                extra=fields(event="delete failed", subscription=path, reason=str(exc)),
-            )
+            why = fields(event="delete failed", subscription=path, reason=str(exc))
+            log.error("could not delete %s (%s); it expires on its own", path, exc, extra=why)
             return
         log.info(
             "deleted subscription %s",
@@ -172,7 +170,9 @@ class Provisioner:
                 f"subscription {name} exists with {field} "
                 f"{getattr(existing, field)!r}, not {getattr(declared, field)!r} as this "
                 f"service declares, and Pub/Sub cannot change {field}: delete the "
-                "subscription (its messages with it) or point the service at another"
+                "subscription (its messages with it) or point the service at another",
+                name,
+                field,
             )
         if not updatable:
             log.info(

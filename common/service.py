@@ -92,7 +92,10 @@ def _refused(pubsub: PubSubConfig, exc: Exception) -> int:
             extra=logs.fields(event="credentials refused"),
         )
     elif isinstance(exc, ProvisioningConflict):
-        log.critical("%s", exc, extra=logs.fields(event="provisioning conflict"))
+        conflict = logs.fields(
+            event="provisioning conflict", subscription=exc.subscription, field=exc.field
+        )
+        log.critical("%s", exc, extra=conflict)
     else:
         log.critical(
             "Pub/Sub refused for good: %s: %s",
