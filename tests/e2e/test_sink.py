@@ -71,7 +71,7 @@ def test_readings_are_stored_once_each_through_a_database_outage(sink_stack: Sta
     sink_stack("start", "postgres")
 
     back = wait_for(
-        lambda: events(sink, "available", peer="database")[recoveries:],
+        lambda: events(sink, "available", peer="database")[recoveries:] or None,
         timeout=60,
         interval=1,
         what="the sink's recovery",

@@ -103,7 +103,7 @@ def wait_for_event(container: str, event: str, timeout: float = 60, **fields: ob
     """The container's first record of ``event`` with ``fields``; ``AssertionError`` after
     ``timeout`` seconds."""
     found: list[Record] = wait_for(
-        lambda: events(container, event, **fields),
+        lambda: events(container, event, **fields) or None,
         timeout=timeout,
         interval=0.5,
         what=f"event {event!r} {fields} from {container[:12]}",
