@@ -140,12 +140,10 @@ class Provisioner:
                 subscription=path, retry=None, timeout=DELETE_TIMEOUT_SECONDS
             )
         except exceptions.NotFound:
-            gone = fields(event="subscription already gone", subscription=path)
-            log.info("subscription %s was already gone", path, extra=gone)
+            log.info("subscription %s was already gone", path)
             return
         except exceptions.GoogleAPICallError as exc:
-            why = fields(event="delete failed", subscription=path, reason=str(exc))
-            log.error("could not delete %s (%s); it expires on its own", path, exc, extra=why)
+            log.error("could not delete subscription %s (%s); it expires on its own", path, exc)
             return
         log.info(
             "deleted subscription %s",

@@ -58,11 +58,7 @@ def run_service(
     try:
         tracing.configure(config.pubsub.tracing, name, config.pubsub.project_id)
     except DefaultCredentialsError as exc:
-        log.critical(
-            "TRACING=cloud-trace needs Google Cloud credentials: %s",
-            exc,
-            extra=logs.fields(event="configuration error"),
-        )
+        log.critical("TRACING=cloud-trace needs Google Cloud credentials: %s", exc)
         return EXIT_CONFIG_ERROR
     try:
         return run(config, stop, host)
@@ -89,7 +85,6 @@ def _refused(pubsub: PubSubConfig, exc: Exception) -> int:
             "Pub/Sub refused the service's credentials: %s "
             "(docs/google-cloud.md lists the roles each service needs)",
             exc,
-            extra=logs.fields(event="credentials refused"),
         )
     elif isinstance(exc, ProvisioningConflict):
         conflict = logs.fields(
@@ -97,11 +92,6 @@ def _refused(pubsub: PubSubConfig, exc: Exception) -> int:
         )
         log.critical("%s", exc, extra=conflict)
     else:
-        log.critical(
-            "Pub/Sub refused for good: %s: %s",
-            type(exc).__name__,
-            exc,
-            extra=logs.fields(event="refused", reason=f"{type(exc).__name__}: {exc}"),
-        )
+        log.critical("Pub/Sub refused for good: %s: %s", type(exc).__name__, exc)
         return 1
     return EXIT_CONFIG_ERROR

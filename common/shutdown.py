@@ -60,7 +60,6 @@ def exit_now_if_stuck(status: int) -> int:
         "exiting without waiting for %d thread(s) still running: %s",
         len(stuck),
         ", ".join(stuck[:5]),
-        extra=fields(event="threads abandoned", count=len(stuck)),
     )
     logging.shutdown()  # flushes every handler: os._exit flushes nothing
     sys.stdout.flush()

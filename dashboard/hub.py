@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 from starlette.websockets import WebSocket
 
-from common.logs import fields
 from dashboard.frames import FrameCache, due
 from dashboard.grid import Grid
 
@@ -91,24 +90,13 @@ class Hub:
         client = Client(websocket)
         self.clients.add(client)
         client.wake.set()  # the snapshot goes at once, not at the next tick
-        log.info(
-            "client %s joined (%d connected)",
-            client.name,
-            len(self.clients),
-            extra=fields(event="client joined", client=client.name),
-        )
+        log.info("client %s joined (%d connected)", client.name, len(self.clients))
         return client
 
     def leave(self, client: Client, why: str = "") -> None:
         if client in self.clients:
             self.clients.discard(client)
-            log.info(
-                "client %s left%s (%d connected)",
-                client.name,
-                why,
-                len(self.clients),
-                extra=fields(event="client left", client=client.name),
-            )
+            log.info("client %s left%s (%d connected)", client.name, why, len(self.clients))
 
     def tick(self) -> None:
         """Apply what the feeds brought, bring the grid's time on, wake the senders."""
@@ -160,7 +148,6 @@ class Hub:
                     "client %s stopped reading: no frame taken for %gs; dropping it",
                     client.name,
                     self._stall_seconds,
-                    extra=fields(event="client dropped", client=client.name),
                 )
                 self.leave(client, ": stopped reading")
                 return

@@ -9,7 +9,6 @@ import threading
 import uvicorn
 from starlette.types import ASGIApp
 
-from common.logs import fields
 from dashboard.app import create_app
 from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
@@ -53,10 +52,6 @@ def uvicorn_config(
 def run(config: DashboardConfig, stop: threading.Event, host: str) -> int:
     app, hub = create_app(config, host, stop)
     server = DashboardServer(uvicorn_config(app, config), hub)
-    log.info(
-        "serving the live view on port %d",
-        config.listen_port,
-        extra=fields(event="serving", port=config.listen_port),
-    )
+    log.info("serving the live view on port %d", config.listen_port)
     server.run()
     return 0

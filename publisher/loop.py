@@ -205,11 +205,7 @@ class Publisher:
         """Send what is batched, wait for every pending future; True if all succeeded."""
         self._client.stop()
         if in_flight := self._publishes.in_flight():
-            log.info(
-                "flushing %d pending publish(es)",
-                in_flight,
-                extra=fields(event="flushing", count=in_flight),
-            )
+            log.info("flushing %d pending publish(es)", in_flight)
         failed, unresolved = self._publishes.wait(timeout)
         if unresolved or failed:
             log.error(
@@ -217,7 +213,6 @@ class Publisher:
                 failed,
                 unresolved,
                 timeout,
-                extra=fields(event="flush incomplete", failed=failed, unresolved=unresolved),
             )
             return False
         return True
@@ -236,7 +231,7 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
     try:
         provisioner.ensure_topic(declared_topic(topic), beat)
     except ShutdownRequested:
-        log.info("stopped before the topic was ready", extra=fields(event="stopped before ready"))
+        log.info("stopped before the topic was ready")
         return 0
 
     publisher = Publisher(pubsub_client, topic, publisher_id, config.source, config.source_name)
@@ -267,10 +262,7 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
             if stop.wait(max(wait, 0.0)):
                 break
     except ShutdownRequested:
-        log.info(
-            "stopped while waiting to create the topic again",
-            extra=fields(event="stopped before ready"),
-        )
+        log.info("stopped while waiting to create the topic again")
     finally:
         heartbeat.clear()
         flushed = publisher.flush(config.flush_timeout_seconds)

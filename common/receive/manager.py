@@ -221,9 +221,9 @@ class ReceiveFuture:
     def _fail(self, exc: Exception) -> None:
         if self._error is None:
             self._error = exc
-            reason = f"{type(exc).__name__}: {exc}"
-            info = fields(event="receiving failed", subscription=self.subscription, reason=reason)
-            log.error("receiving from %s failed: %s", self.subscription, reason, extra=info)
+            log.error(
+                "receiving from %s failed: %s: %s", self.subscription, type(exc).__name__, exc
+            )
         self.cancel()
 
     def _shutdown(self) -> None:
@@ -244,11 +244,7 @@ class ReceiveFuture:
         if self._acker.close(ACK_FLUSH_SECONDS):
             _step(path, "flushed")  # acks, nacks and lease changes sent
         else:
-            log.warning(
-                "acks and leases still unsent after %gs; leaving them",
-                ACK_FLUSH_SECONDS,
-                extra=fields(event="flush incomplete", subscription=path),
-            )
+            log.warning("acks and leases still unsent after %gs; leaving them", ACK_FLUSH_SECONDS)
         self._done.set()
 
 

@@ -54,11 +54,7 @@ def report(rows: Rows, written: Written) -> Counter[str]:
             log_rejected(message_id, reject.reason)
         else:
             counts["already stored"] += 1
-            log.info(
-                "message_id=%s was already in rejects (a redelivery)",
-                message_id,
-                extra=fields(event="already rejected", message_id=message_id),
-            )
+            log.info("message_id=%s was already in rejects (a redelivery)", message_id)
     return counts
 
 

@@ -241,7 +241,6 @@ class Sink:
                 "stopping: %d message(s) in hand; trying to store them for up to %gs",
                 len(self._held),
                 self._config.drain_seconds,
-                extra=fields(event="stopping", count=len(self._held)),
             )
         deadline = time.monotonic() + self._config.drain_seconds
         while self._held and time.monotonic() < deadline:

@@ -229,11 +229,9 @@ class Store:
                 written.rejects = _insert(cursor, INSERT_REJECT, params)
                 return written
         except ROW_ERRORS as exc:
-            reason = describe_error(exc)
             log.warning(
                 "the database refused a row of the batch (%s); storing it row by row",
-                reason,
-                extra=fields(event="batch refused", reason=reason),
+                describe_error(exc),
             )
         return self._write_row_by_row(connection, rows)
 

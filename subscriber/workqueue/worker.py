@@ -220,7 +220,6 @@ class Worker:
             "stopping: %d task(s) in hand, waiting up to %gs for them",
             len(self._running),
             self._config.drain_seconds,
-            extra=fields(event="stopping", count=len(self._running)),
         )
         deadline = time.monotonic() + self._config.drain_seconds
         while self._running and time.monotonic() < deadline:
