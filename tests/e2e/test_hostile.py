@@ -39,7 +39,8 @@ HOSTILE_TEXT = f"x{FORGED}\x1b[2J\x1b]0;owned\x07\u2028\r\t\x00"
 # Pub/Sub takes bodies up to 10 MB; this one, with its attributes, is just under.
 BIG = 10_000_000 - 1_000
 APP_SERVICES = ("publisher", "subscriber", "dashboard", "worker", "sink")
-# Pub/Sub's default: after as many deliveries, a message goes to the dead-letter topic.
+# MAX_DELIVERY_ATTEMPTS, as the stack leaves it: after as many deliveries, Pub/Sub moves a
+# message to the dead-letter topic.
 MAX_DELIVERY_ATTEMPTS = 5
 
 

@@ -61,8 +61,8 @@ def test_publisher_recreates_a_topic_that_disappears(
     created = publisher.wait_for_events("topic created", 2, topic=topic_path(topic))[-1]
 
     def published_after_it() -> bool:
-        later = publisher.events()[publisher.events().index(created) :]
-        return any(record.get("event") == "published" for record in later)
+        found = publisher.events()
+        return any(record.get("event") == "published" for record in found[found.index(created) :])
 
     wait_for(
         published_after_it,
