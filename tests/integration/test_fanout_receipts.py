@@ -30,16 +30,22 @@ class Watch:
         self._path = subscriber.subscription_path(PROJECT, f"{topic}-watch")
         subscriber.create_subscription(name=self._path, topic=topic_path(topic))
 
+    def pull(self) -> list[Body]:
+        """The bodies one pull finds (none, if none is waiting), acked."""
+        response = self._subscriber.pull(subscription=self._path, max_messages=1000, timeout=2)
+        if not response.received_messages:
+            return []
+        ack_ids = [received.ack_id for received in response.received_messages]
+        self._subscriber.acknowledge(subscription=self._path, ack_ids=ack_ids)
+        return [json.loads(received.message.data) for received in response.received_messages]
+
     def drain(self) -> list[Body]:
-        """Every body on the subscription, pulled and acked until a pull finds none."""
+        """Every body on the subscription, once nothing more is published there: pulled
+        until a pull finds none."""
         bodies: list[Body] = []
-        while True:
-            response = self._subscriber.pull(subscription=self._path, max_messages=1000, timeout=2)
-            if not response.received_messages:
-                return bodies
-            bodies += [json.loads(received.message.data) for received in response.received_messages]
-            ack_ids = [received.ack_id for received in response.received_messages]
-            self._subscriber.acknowledge(subscription=self._path, ack_ids=ack_ids)
+        while found := self.pull():
+            bodies += found
+        return bodies
 
 
 def test_handled_messages_go_out_gathered_and_before_the_replica_leaves(
@@ -119,7 +125,7 @@ def test_a_quiet_replica_announces_itself_with_its_totals(
     announced: list[Body] = []
 
     def alive_three_times() -> bool:
-        announced.extend(watch.drain())
+        announced.extend(watch.pull())
         return sum(1 for body in announced if body["kind"] == "alive") >= 3
 
     wait_for(
