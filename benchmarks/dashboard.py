@@ -20,7 +20,6 @@ import contextlib
 import itertools
 import json
 import os
-import re
 import tempfile
 import threading
 import time
@@ -38,8 +37,6 @@ from tests.support.live_view import LiveView
 from tests.support.processes import ServiceProcess
 
 RESULTS = ROOT / "benchmarks" / "results"
-PUBLISHED = re.compile(r"publisher\.loop: published message_id=")
-STOPPED = re.compile(r"stopped receiving: (\d+) handled, (\d+) rejected")
 DRAIN_SECONDS = 120
 
 
@@ -110,6 +107,7 @@ class Trial:
             PUBSUB_EMULATOR_HOST=self.host,
             PUBSUB_TOPIC=self.topic,
             HEARTBEAT_FILE=str(self.workdir / f"{self.topic}-{n}.beat"),
+            LOG_FORMAT="json",
             **settings,
         )
         log = self.workdir / f"{self.topic}-{module}-{n}.log"
@@ -128,14 +126,15 @@ class Trial:
                 DASHBOARD_LISTEN_PORT=str(port),
                 DASHBOARD_MAX_CONNECTIONS_PER_ADDRESS=str(clients + 8),
             )
-            dashboard.wait_for_log(r"listening on \S+-dead-letter-dashboard-", timeout=60)
+            # Its three feeds: the channel, the receipts, the dead letters.
+            dashboard.wait_for_events("listening", 3, timeout=60)
             # Each its own identity, as each container has its own host name.
             replicas = [
                 self.start("subscriber", REPLICA_ID=f"replica-{n}")
                 for n in range(self.args.replicas)
             ]
             for replica in replicas:
-                replica.wait_for_log(r"subscriber\.fanout\.replica: listening on ", timeout=60)
+                replica.wait_for_event("listening", timeout=60)
             readers = Readers(port, clients)
             try:
                 return self._measure(rate, dashboard, replicas, readers)
@@ -149,7 +148,7 @@ class Trial:
         self, rate: int, dashboard: ServiceProcess, replicas: list[ServiceProcess], readers: Readers
     ) -> Result:
         publisher = self.start("publisher", PUBLISH_INTERVAL_SECONDS=repr(1 / rate))
-        publisher.wait_for_log(r"publisher\.loop: publishing ", timeout=60)
+        publisher.wait_for_event("publishing", timeout=60)
         publishing = time.monotonic()
         time.sleep(self.args.warmup)
         frames_before = [len(view.frame_times) for view in readers.views]
@@ -162,7 +161,7 @@ class Trial:
         windows = [v.frame_times[n:] for v, n in zip(readers.views, frames_before, strict=True)]
         publisher.stop()
         publishing = time.monotonic() - publishing
-        published = len(PUBLISHED.findall(publisher.log()))
+        published = len(publisher.events("published"))
         view = readers.views[0]
         deadline = time.monotonic() + DRAIN_SECONDS
         while time.monotonic() < deadline and not (
@@ -173,8 +172,8 @@ class Trial:
         handled = []
         for replica in replicas:
             replica.stop()
-            found = STOPPED.findall(replica.log())
-            handled.append(int(found[-1][0]) if found else -1)
+            found = replica.events("stopped receiving")
+            handled.append(found[-1]["handled"] if found else -1)
         time.sleep(1)  # their "left" receipts, with their final totals
         sizes = [size for v in readers.views for size in v.frame_sizes]
         gaps = [b - a for times in windows for a, b in itertools.pairwise(times)]

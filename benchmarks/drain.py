@@ -81,7 +81,7 @@ def ours(
     with bench.processes() as started:
         process = ServiceProcess("subscriber", env, bench.workdir / f"{topic}-drain.log")
         started.append(process)
-        process.wait_for_log(r'"listening on ', timeout=60)
+        process.wait_for_event("listening", timeout=60)
         cpu = process.cpu_seconds()
 
         def got() -> list[tuple[str, float]]:

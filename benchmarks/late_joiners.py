@@ -82,7 +82,7 @@ def trial(host: str, folder: Path, mode: str, interval: float, n: int) -> tuple[
     replica: ServiceProcess | None = None
     try:
         # Every setting edited once at least: three edits, one every EDIT_EVERY calls.
-        publisher.wait_for_log(rf"sequence={EDIT_EVERY * len(CHOICES)}\b", timeout=120)
+        publisher.wait_for_event("published", sequence=EDIT_EVERY * len(CHOICES), timeout=120)
         replica = ServiceProcess(
             "subscriber",
             clean_env(

@@ -63,7 +63,7 @@ def first(container: str, wanted: Any) -> float | None:
 
 
 def listening(record: dict[str, Any]) -> bool:
-    return str(record.get("message", "")).startswith("listening on ")
+    return record.get("event") == "listening"
 
 
 def received(record: dict[str, Any]) -> bool:

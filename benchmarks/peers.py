@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tests.support import ROOT
 from tests.support.processes import ServiceProcess
+from tests.support.waiting import wait_for
 
 RAW_CLIENT = ROOT / "benchmarks" / "raw_client.py"
 NODE = ROOT / "benchmarks" / "node"
@@ -57,11 +58,18 @@ def command(peer: str, subscription: str, out: Path) -> list[str]:
 
 
 def start(peer: str, env: dict[str, str], subscription: str, out: Path) -> ServiceProcess:
-    """A peer subscribed to ``subscription``, once it says it listens."""
+    """A peer subscribed to ``subscription``, once it says it listens (a line of its own:
+    the peers are not our services, and log no events)."""
     process = ServiceProcess(
         peer, env, out.with_suffix(".log"), args=command(peer, subscription, out)
     )
-    process.wait_for_log(r"^listening$", timeout=60)
+
+    def listening() -> bool:
+        if process.process.poll() is not None:
+            raise AssertionError(f"the {peer} peer exited\n{process.details()}")
+        return "listening" in process.log().splitlines()
+
+    wait_for(listening, timeout=60, what=f"the {peer} peer listening", details=process.details)
     return process
 
 

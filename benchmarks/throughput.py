@@ -83,6 +83,7 @@ def sink(bench: Bench, server: PostgresServer, count: int, batch_size: int) -> d
         topic,
         SUBSCRIPTION_MODE="sink",
         SUBSCRIPTION_ID=subscription,
+        LOG_FORMAT="json",
         SINK_BATCH_SIZE=str(batch_size),
         POSTGRES_PASSWORD_FILE=str(password),
         HEARTBEAT_FILE=str(bench.workdir / f"{topic}.beat"),
@@ -91,7 +92,7 @@ def sink(bench: Bench, server: PostgresServer, count: int, batch_size: int) -> d
     with bench.processes() as started:
         process = ServiceProcess("subscriber", env, bench.workdir / f"{topic}-sink.log")
         started.append(process)
-        process.wait_for_log(r"storing messages from ", timeout=60)
+        process.wait_for_event("storing", timeout=60)
         cpu = process.cpu_seconds()
         wait_for(
             lambda: stored(server) >= count,

@@ -113,7 +113,7 @@ class Bench:
                 subscribers.append(ServiceProcess("subscriber", env, log))
             started.extend(subscribers)
             for process in subscribers:
-                process.wait_for_log(r'"listening on ', timeout=60)
+                process.wait_for_event("listening", timeout=60)
             idle = rss(subscribers)
             cpu_before = sum(process.cpu_seconds() for process in subscribers)
             env = self.env(
@@ -124,7 +124,7 @@ class Bench:
             )
             publisher = ServiceProcess("publisher", env, self.workdir / f"{topic}-pub.log")
             started.append(publisher)
-            publisher.wait_for_log(r'"publishing \S+ to ', timeout=60)
+            publisher.wait_for_event("publishing", timeout=60)
             scraped(subscribers, self.seconds)
             busy = rss(subscribers)
             publisher.stop()

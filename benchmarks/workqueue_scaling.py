@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import tempfile
 import time
 import uuid
@@ -27,8 +26,6 @@ from tests.support.environment import clean_env
 from tests.support.processes import ServiceProcess
 from tests.support.waiting import wait_for
 
-COMPLETED = re.compile(r"completed message_id=\S+ ")
-
 
 def run(host: str, processes: int, tasks: int, size: int, workdir: Path) -> float:
     """Seconds from the first publish to the last completion."""
@@ -43,10 +40,11 @@ def run(host: str, processes: int, tasks: int, size: int, workdir: Path) -> floa
         SUBSCRIPTION_MODE="shared",
         WORKER_PROCESSES=str(processes),
         HEARTBEAT_FILE=str(workdir / "heartbeat"),
+        LOG_FORMAT="json",
     )
     worker = ServiceProcess("subscriber", env, workdir / f"worker-{processes}.log")
     try:
-        worker.wait_for_log(r"working on ", timeout=60)
+        worker.wait_for_event("working", timeout=60)
         time.sleep(1)  # the worker processes are spawned
         started = time.monotonic()
         futures = []
@@ -56,7 +54,7 @@ def run(host: str, processes: int, tasks: int, size: int, workdir: Path) -> floa
         for future in futures:
             future.result(timeout=60)
         wait_for(
-            lambda: len(COMPLETED.findall(worker.log())) >= tasks,
+            lambda: len(worker.events("completed")) >= tasks,
             timeout=600,
             what=f"{tasks} completed tasks",
             details=worker.details,

@@ -8,8 +8,9 @@ any length costs a handful of log lines, never one per retry. It also says when 
 again (capped exponential backoff with jitter) and whether the caller is down, for its
 health check. ``call_until_ready`` retries one call with it, still answering SIGTERM.
 
-The lines carry ``event`` = ``unavailable``, ``still unavailable`` or ``available``, and
-the ``peer``, so tests and log queries match on fields, not wording.
+The lines carry ``event`` = ``unavailable``, ``still unavailable`` or ``available``, the
+``peer`` and, while it is away, the ``reason``, so tests and log queries match on fields,
+not wording.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class Outage:
                     error,
                     tail,
                     retry,
-                    extra=fields(event="unavailable", peer=self.peer),
+                    extra=fields(event="unavailable", peer=self.peer, reason=error),
                 )
             elif now >= self._next_reminder:
                 self._next_reminder = now + REMINDER_SECONDS
@@ -128,7 +129,9 @@ class Outage:
                     seconds,
                     error,
                     tail,
-                    extra=fields(event="still unavailable", peer=self.peer, seconds=seconds),
+                    extra=fields(
+                        event="still unavailable", peer=self.peer, seconds=seconds, reason=error
+                    ),
                 )
             else:
                 log.debug("%s still unavailable (%s)", self.peer, error)

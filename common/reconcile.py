@@ -26,7 +26,12 @@ log = logging.getLogger(__name__)
 
 class ProvisioningConflict(Exception):
     """What exists cannot be made what is declared; the message names the subscription
-    and the field."""
+    and the field, as do ``subscription`` and ``field``."""
+
+    def __init__(self, message: str, subscription: str, field: str) -> None:
+        super().__init__(message)
+        self.subscription = subscription
+        self.field = field
 
 
 def reconcile_topic(
@@ -78,7 +83,9 @@ def reconcile_subscription(
             f"subscription {name} exists with {field} "
             f"{getattr(existing, field)!r}, not {getattr(declared, field)!r} as this "
             f"service declares, and Pub/Sub cannot change {field}: delete the "
-            "subscription (its messages with it) or point the service at another"
+            "subscription (its messages with it) or point the service at another",
+            name,
+            field,
         )
     if not updatable:
         log.info(

@@ -17,6 +17,8 @@ from common.config import ConfigError, PubSubConfig
 from common.provision import ProvisioningConflict
 from common.shutdown import exit_now_if_stuck, stop_on_signals
 
+log = logging.getLogger(__name__)
+
 # Exit status for a bad setting or key; a restart cannot fix it, unlike a crash's 1.
 EXIT_CONFIG_ERROR = 2
 
@@ -58,20 +60,25 @@ def run_service(
     """Run service ``name``: its settings (exit 2 naming a bad one), logging, tracing
     (``traces=False``: a service that makes no spans ignores TRACING, saying so), then
     ``run`` until it returns its exit status."""
-    log = logging.getLogger(name)
     try:
         config = load_config(os.environ)
     except ConfigError as exc:
         # The format asked for, if it is one, so that even this line is machine-readable.
         wanted = os.environ.get("LOG_FORMAT", "").strip().lower()
         logs.configure("INFO", wanted if wanted in logs.LOG_FORMATS else "text")
-        log.critical("configuration error: %s", exc)
+        log.critical("configuration error: %s", exc, extra=logs.fields(event="configuration error"))
         return EXIT_CONFIG_ERROR
     logs.configure(config.pubsub.log_level, config.pubsub.log_format)
     logs.set_context(service=name)
     stop = stop_on_signals()
     host = socket.gethostname()
-    log.info("%s starting on host %s, talking to %s", name, host, config.pubsub.target)
+    log.info(
+        "%s starting on host %s, talking to %s",
+        name,
+        host,
+        config.pubsub.target,
+        extra=logs.fields(event="starting", host=host, target=config.pubsub.target),
+    )
     try:
         if traces:
             tracing.configure(config.pubsub.tracing, name, config.pubsub.project_id)
@@ -96,19 +103,24 @@ def run_service(
         ProvisioningConflict,
         exceptions.GoogleAPICallError,
     ) as exc:
-        return _refused(log, config.pubsub, exc)
+        return _refused(config.pubsub, exc)
     finally:
         tracing.shutdown()
         metrics.shutdown()
 
 
-def _refused(log: logging.Logger, pubsub: PubSubConfig, exc: Exception) -> int:
+def _refused(pubsub: PubSubConfig, exc: Exception) -> int:
     """The line and exit status for what stopped a service that a restart cannot mend (2),
     or may (1): a final answer from Pub/Sub."""
     if isinstance(exc, DefaultCredentialsError):
         # Only without the emulator: a malformed key, or no credentials to be found.
         source = pubsub.key_file or "the environment (GOOGLE_APPLICATION_CREDENTIALS unset)"
-        log.critical("cannot load Google Cloud credentials from %s: %s", source, exc)
+        log.critical(
+            "cannot load Google Cloud credentials from %s: %s",
+            source,
+            exc,
+            extra=logs.fields(event="credentials unreadable", source=source),
+        )
     elif isinstance(exc, exceptions.PermissionDenied | exceptions.Unauthenticated):
         log.critical(
             "Pub/Sub refused the service's credentials: %s "
@@ -118,7 +130,10 @@ def _refused(log: logging.Logger, pubsub: PubSubConfig, exc: Exception) -> int:
     elif isinstance(exc, ConfigError):  # a setting found wrong only once used
         log.critical("configuration error: %s", exc, extra=logs.fields(event="configuration error"))
     elif isinstance(exc, ProvisioningConflict):
-        log.critical("%s", exc, extra=logs.fields(event="provisioning conflict"))
+        conflict = logs.fields(
+            event="provisioning conflict", subscription=exc.subscription, field=exc.field
+        )
+        log.critical("%s", exc, extra=conflict)
     else:
         log.critical("Pub/Sub refused for good: %s: %s", type(exc).__name__, exc)
         return 1

@@ -14,6 +14,8 @@ import sys
 import threading
 from types import FrameType
 
+from common.logs import fields
+
 log = logging.getLogger(__name__)
 
 
@@ -23,7 +25,10 @@ def stop_on_signals() -> threading.Event:
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         if not stop.is_set():
-            log.info("%s received: shutting down", signal.Signals(signum).name)
+            name = signal.Signals(signum).name
+            log.info(
+                "%s received: shutting down", name, extra=fields(event="shutting down", signal=name)
+            )
         stop.set()
 
     signal.signal(signal.SIGTERM, handle)

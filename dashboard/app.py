@@ -33,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from common import metrics
+from common.logs import fields
 from dashboard.config import DashboardConfig
 from dashboard.feeds import Feeds
 from dashboard.grid import Grid
@@ -118,7 +119,11 @@ async def serve_client(websocket: WebSocket, hub: Hub, config: DashboardConfig) 
     origin = websocket.headers.get("origin")
     host = websocket.headers.get("host")
     if not origin_allowed(origin, host, config.allowed_origins, config.allowed_hosts):
-        log.warning("refused WebSocket from origin %.200s", origin)
+        log.warning(
+            "refused WebSocket from origin %.200s",
+            origin,
+            extra=fields(event="origin refused", origin=(origin or "")[:200]),
+        )
         await websocket.close(code=POLICY_VIOLATION)  # before accept: HTTP 403
         return
     await websocket.accept()

@@ -118,7 +118,7 @@ class Feeds:
                     observer=metrics.consumer(granted.name),
                 )
         except ShutdownRequested:
-            log.info("stopped before subscribing")
+            log.info("stopped before subscribing", extra=fields(event="stopped before subscribing"))
             return
         self._waiting = ""
         self.ready.set()

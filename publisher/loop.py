@@ -37,9 +37,8 @@ from common.provision import Provisioner
 from common.publishing import Publishes
 from common.pubsub import publisher_client
 from common.resources import topic as declared_topic
-from common.seams import not_awaitable
 from publisher.config import PublisherConfig
-from publisher.sources import Outgoing, Source
+from publisher.sources import Outgoing, Source, checked
 
 log = logging.getLogger(__name__)
 
@@ -72,28 +71,6 @@ def client(pubsub: PubSubConfig) -> pubsub_v1.PublisherClient:
         flow_control=flow_control, enable_open_telemetry_tracing=tracing.enabled()
     )
     return publisher_client(pubsub, publisher_options=options)
-
-
-def checked(message: object) -> Outgoing | None:
-    """A source's return, checked before the client sees it: ``TypeError`` unless it is
-    None or an ``Outgoing`` of bytes with str attributes and a str description."""
-    if message is None:
-        return None
-    message = not_awaitable(message, "the source")
-    if not isinstance(message, Outgoing):
-        raise TypeError(f"a source must return an Outgoing or None, not {type(message).__name__}")
-    if not isinstance(message.data, bytes):
-        raise TypeError(f"Outgoing.data must be bytes, not {type(message.data).__name__}")
-    attributes = message.attributes
-    if not isinstance(attributes, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()
-    ):
-        raise TypeError("Outgoing.attributes must be a dict of str to str")
-    if not isinstance(message.description, str):
-        raise TypeError(
-            f"Outgoing.description must be a str, not {type(message.description).__name__}"
-        )
-    return message
 
 
 class Publisher:
@@ -190,10 +167,12 @@ class Publisher:
             self._confirmed_at = time.monotonic()
             self.published += 1
         if failed:
+            seconds = time.monotonic() - since
             log.info(
                 "publishing again after %.1fs; %d publish(es) failed meanwhile",
-                time.monotonic() - since,
+                seconds,
                 failed,
+                extra=fields(event="publishing again", failed=failed, seconds=round(seconds, 3)),
             )
         log.info(
             "published message_id=%s %s sequence=%s",
@@ -219,7 +198,7 @@ class Publisher:
             sequence,
             error,
             "; further failures are counted until a publish succeeds" if first else "",
-            extra=fields(event="publish failed", sequence=sequence),
+            extra=fields(event="publish failed", sequence=sequence, reason=error),
         )
 
     def flush(self, timeout: float) -> bool:
@@ -258,13 +237,21 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
 
     publisher = Publisher(pubsub_client, topic, publisher_id, config.source, config.source_name)
     log.info(
-        "publishing %s to %s every %gs", config.source_name, topic, config.publish_interval_seconds
+        "publishing %s to %s every %gs",
+        config.source_name,
+        topic,
+        config.publish_interval_seconds,
+        extra=fields(event="publishing", source=config.source_name, topic=topic),
     )
     due = time.monotonic()
     try:
         while True:
             if publisher.topic_missing.is_set():
-                log.warning("topic %s is gone; creating it again", topic)
+                log.warning(
+                    "topic %s is gone; creating it again",
+                    topic,
+                    extra=fields(event="topic gone", topic=topic),
+                )
                 provisioner.ensure_topic(declared, beat)
                 publisher.topic_missing.clear()
             now = time.monotonic()
@@ -283,6 +270,11 @@ def run(config: PublisherConfig, stop: threading.Event, publisher_id: str) -> in
     log.info(
         "publisher stopped%s",
         "" if flushed else " with unflushed publishes",
-        extra=fields(event="stopped", published=publisher.published, failed=publisher.failed),
+        extra=fields(
+            event="stopped",
+            flushed=flushed,
+            published=publisher.published,
+            failed=publisher.failed,
+        ),
     )
     return 0 if flushed else 1

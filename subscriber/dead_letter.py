@@ -63,7 +63,9 @@ def log_rejected(
         message_id,
         reason,
         rejection_fate(delivery_attempt, max_delivery_attempts),
-        extra=fields(event="rejected", message_id=message_id),
+        extra=fields(
+            event="rejected", message_id=message_id, reason=reason, attempt=delivery_attempt
+        ),
     )
 
 

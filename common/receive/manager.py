@@ -186,18 +186,17 @@ class ReceiveFuture:
 
     def _shutdown(self) -> None:
         path = self.subscription
-        log.debug("%s: stopped pulling", path)
+        _step(path, "stopped pulling")
         if self._leaser.wait_empty(self._drain_seconds):
-            log.debug("%s: every message held was settled", path)
-        left = self._puller.join(CANCELLED_PULLS_SECONDS)
-        log.debug("%s: pull threads stopped (%d still running)", path, left)
+            _step(path, "settled")  # every message held
+        _step(path, "pull threads stopped", running=self._puller.join(CANCELLED_PULLS_SECONDS))
         self._leaser.stop()
         if held := [message.ack_id for message in self._leaser.take_all()]:
             self._acker.modify(held, 0)
             extra = fields(event="handed back", count=len(held))
             log.info("handing back %d message(s) still held at shutdown", len(held), extra=extra)
         if self._acker.close(ACK_FLUSH_SECONDS):
-            log.debug("%s: acks, nacks and leases sent", path)
+            _step(path, "flushed")  # acks, nacks and lease changes sent
         else:
             log.warning("acks and leases still unsent after %gs; leaving them", ACK_FLUSH_SECONDS)
         self._done.set()
@@ -243,6 +242,14 @@ class _Recovery:
                 path,
                 extra=fields(event="subscription restored", subscription=path),
             )
+
+
+def _step(path: str, event: str, **values: object) -> None:
+    """The shutdown's one debug line for a step."""
+    shown = "".join(f" {key}={value}" for key, value in values.items())
+    log.debug(
+        "%s: %s%s", path, event, shown, extra=fields(event=event, subscription=path, **values)
+    )
 
 
 def _lease_seconds(subscription: types.Subscription) -> int:

@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 
 # How long a pull may wait for messages: on Google Cloud, how long an idle pull is held.
 PULL_TIMEOUT_SECONDS = 10.0
-# After an empty answer by deadline, reachability is probed unless proved this recently.
-PROBE_SECONDS = 30.0
+# After an empty answer by deadline, reachability is probed unless proved this recently:
+# as long as one pull, so that an idle consumer cut off from Pub/Sub says so within a
+# pull and a probe (on Google Cloud, idle: one GetSubscription a pull).
+PROBE_SECONDS = PULL_TIMEOUT_SECONDS
 # How long a thread waits for room in flow control before it looks at its stop event.
 ROOM_WAIT_SECONDS = 1.0
 TRANSIENT = (

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from common.config import ConfigError
+from common.logs import fields
 from common.seams import Delivery
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,13 @@ def remember_setting(message: Delivery) -> None:
                 held[1],
                 version,
                 message.message_id,
+                extra=fields(
+                    event="setting kept",
+                    message_id=message.message_id,
+                    setting=setting,
+                    version=held[1],
+                    incoming=version,
+                ),
             )
             return
         _latest[setting] = (value, version)
@@ -77,6 +85,9 @@ def remember_setting(message: Delivery) -> None:
         json.dumps(value)[:200],
         version,
         message.message_id,
+        extra=fields(
+            event="setting applied", message_id=message.message_id, setting=setting, version=version
+        ),
     )
 
 

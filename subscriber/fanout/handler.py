@@ -41,6 +41,7 @@ def log_channel(message: Delivery) -> None:
         extra=batched(
             event="received",
             message_id=message.message_id,
+            channel=channel.number,
             sequence=channel_message.sequence,
             sent_at=channel_message.sent_at,
         ),

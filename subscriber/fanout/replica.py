@@ -136,7 +136,9 @@ class Replica:
         try:
             granted = self._provision(lambda reason: heartbeat.beat(not_ready=reason))
         except ShutdownRequested:
-            log.info("stopped before subscribing")
+            log.info(
+                "stopped before subscribing", extra=logs.fields(event="stopped before subscribing")
+            )
             return 0
         future = self._future = subscribe(
             self._subscriber,
@@ -156,7 +158,12 @@ class Replica:
                 self._claim.check_if_due()
         except IdentityTaken as exc:
             # Another live process uses this subscription now: leave it to that one.
-            log.critical("%s; stopping without deleting %s", exc, self.path)
+            log.critical(
+                "%s; stopping without deleting %s",
+                exc,
+                self.path,
+                extra=logs.fields(event="identity taken", replica=self._config.replica_id),
+            )
             self._stop_receiving(future)
             return EXIT_CONFIG_ERROR
         finally:

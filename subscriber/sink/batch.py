@@ -42,7 +42,11 @@ def report(rows: Rows, written: Written) -> Counter[str]:
             log_rejected(message_id, refused[message_id])
         else:
             counts["already stored"] += 1
-            log.info("message_id=%s was already stored (a redelivery)", message_id)
+            log.info(
+                "message_id=%s was already stored (a redelivery)",
+                message_id,
+                extra=fields(event="already stored", message_id=message_id),
+            )
     for reject in rows.rejects:
         message_id = reject.message.message_id
         if message_id in written.rejects:
@@ -59,7 +63,7 @@ def log_rejected(message_id: str, reason: str) -> None:
         "rejected message_id=%s: %s; kept in table rejects",
         message_id,
         reason,
-        extra=fields(event="rejected", message_id=message_id),
+        extra=fields(event="rejected", message_id=message_id, reason=reason),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from common.logs import fields
 from subscriber.sink.schema import MigrationSet
 
 log = logging.getLogger(__name__)
@@ -73,4 +74,11 @@ def _apply(
                 sql.SQL("INSERT INTO {} (version, name) VALUES (%s, %s)").format(table),
                 (migration.version, migration.name),
             )
-        log.info("applied migration %s (%s)", migration.name, migrations.origin)
+        log.info(
+            "applied migration %s (%s)",
+            migration.name,
+            migrations.origin,
+            extra=fields(
+                event="migration applied", migration=migration.name, origin=migrations.origin
+            ),
+        )

@@ -95,7 +95,7 @@ class Sink:
         try:
             granted = self._provisioner.ensure(plan_, lambda why: heartbeat.beat(not_ready=why))
         except ShutdownRequested:
-            log.info("stopped before subscribing")
+            log.info("stopped before subscribing", extra=fields(event="stopped before subscribing"))
             return 0
         storing = self._storing
         future: ReceiveFuture | None = None
@@ -122,7 +122,12 @@ class Sink:
                 storing.stored,
                 storing.rejected,
                 storing.already_stored,
-                extra=fields(event="stopped", stored=storing.stored, rejected=storing.rejected),
+                extra=fields(
+                    event="stopped",
+                    stored=storing.stored,
+                    rejected=storing.rejected,
+                    already_stored=storing.already_stored,
+                ),
             )
         return 0
 
@@ -133,6 +138,7 @@ class Sink:
             self._config.database.describe(),
             self._config.row_mapper_path,
             self._config.batch_size,
+            extra=fields(event="storing", subscription=self._path),
         )
         return subscribe(
             self._subscriber,

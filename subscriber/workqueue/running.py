@@ -13,6 +13,7 @@ from common.logs import fields
 from common.metrics import WorkQueueMetrics
 from common.receive import Received
 from subscriber.dead_letter import rejection_fate
+from subscriber.workqueue.config import WorkQueueConfig
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,13 @@ class Running:
 
 def log_started(task: Running, slot: int, max_delivery_attempts: int) -> None:
     attempt = task.received.delivery_attempt
-    log.debug("started message_id=%s in process %d, attempt %s", task.message_id, slot, attempt)
+    log.debug(
+        "started message_id=%s in process %d, attempt %s",
+        task.message_id,
+        slot,
+        attempt,
+        extra=fields(event="started", message_id=task.message_id, slot=slot, attempt=attempt),
+    )
     if attempt is not None and attempt > 1:
         if task.metrics is not None:
             task.metrics.retried()
@@ -68,7 +75,9 @@ def log_completed(task: Running, seconds: float, text: str) -> None:
         task.message_id,
         seconds,
         f": {text}" if text else "",
-        extra=fields(event="completed", message_id=task.message_id, seconds=round(seconds, 3)),
+        extra=fields(
+            event="completed", message_id=task.message_id, seconds=round(seconds, 3), result=text
+        ),
     )
 
 
@@ -82,7 +91,13 @@ def log_failed(task: Running, seconds: float, text: str, max_delivery_attempts: 
         seconds,
         text,
         task.fate(max_delivery_attempts),
-        extra=fields(event="failed", message_id=task.message_id),
+        extra=fields(
+            event="failed",
+            message_id=task.message_id,
+            seconds=round(seconds, 3),
+            reason=text,
+            attempt=task.received.delivery_attempt,
+        ),
     )
 
 
@@ -94,7 +109,9 @@ def log_timed_out(task: Running, deadline_seconds: float, max_delivery_attempts:
         task.message_id,
         deadline_seconds,
         task.fate(max_delivery_attempts),
-        extra=fields(event="timed out", message_id=task.message_id),
+        extra=fields(
+            event="timed out", message_id=task.message_id, attempt=task.received.delivery_attempt
+        ),
     )
 
 
@@ -103,4 +120,29 @@ def log_handed_back(task: Running) -> None:
         "nacked message_id=%s: still running at shutdown",
         task.message_id,
         extra=fields(event="handed back", message_id=task.message_id),
+    )
+
+
+def log_working(subscription: str, processes: int, config: WorkQueueConfig) -> None:
+    log.info(
+        "working on %s with %d processes; task function %s, deadline %gs",
+        subscription,
+        processes,
+        config.task_function,
+        config.task_deadline_seconds,
+        extra=fields(
+            event="working",
+            subscription=subscription,
+            processes=processes,
+            task_function=config.task_function,
+        ),
+    )
+
+
+def log_stopped(completed: int, failed: int) -> None:
+    log.info(
+        "worker stopped: %d completed, %d failed or timed out",
+        completed,
+        failed,
+        extra=fields(event="stopped", completed=completed, failed=failed),
     )

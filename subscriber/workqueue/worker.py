@@ -43,7 +43,9 @@ from subscriber.workqueue.running import (
     log_failed,
     log_handed_back,
     log_started,
+    log_stopped,
     log_timed_out,
+    log_working,
 )
 
 log = logging.getLogger(__name__)
@@ -108,7 +110,7 @@ class Worker:
         try:
             granted = self._provision(lambda reason: heartbeat.beat(not_ready=reason))
         except ShutdownRequested:
-            log.info("stopped before subscribing")
+            log.info("stopped before subscribing", extra=fields(event="stopped before subscribing"))
             self._slots.close()
             return 0
         future = subscribe(
@@ -120,11 +122,7 @@ class Worker:
             recover=lambda stop: self._provision(),
             observer=self._metrics,
         )
-        config = self._config
-        log.info(
-            "working on %s with %d processes; task function %s, deadline %gs",
-            *(granted.name, self._slots.size, config.task_function, config.task_deadline_seconds),
-        )
+        log_working(granted.name, self._slots.size, self._config)
         wake = (self._stop, self._wake_writer)
         threading.Thread(target=_wake_on_stop, args=wake, name="wake-on-stop", daemon=True).start()
         try:
@@ -138,12 +136,7 @@ class Worker:
         finally:
             heartbeat.clear()
             self._slots.close()
-            log.info(
-                "worker stopped: %d completed, %d failed or timed out",
-                self.completed,
-                self.failed,
-                extra=fields(event="stopped", completed=self.completed, failed=self.failed),
-            )
+            log_stopped(self.completed, self.failed)
         return 0
 
     def _provision(self, beat: Beat | None = None) -> types.Subscription:

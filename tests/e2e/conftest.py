@@ -90,7 +90,8 @@ def stack(project_copy: Path) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def workqueue_stack(project_copy: Path) -> Iterator[Stack]:
     """The work-queue demo: its task publisher and 3 workers of one process each, with
-    short leases and deadlines so that a test sees them extended and passed."""
+    short leases and deadlines so that a test sees a task outlast its lease and another
+    pass its deadline."""
     settings = {
         "TASK_INTERVAL_SECONDS": "1.5",
         "WORKER_PROCESSES": "1",

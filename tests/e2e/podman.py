@@ -164,12 +164,15 @@ def playable(doc: Doc) -> bool:
 
 def play_input(docs: list[Doc], emulator_ip: str | None) -> list[Doc]:
     """What podman can play: Deployments (renamed for this checkout, images retagged) and
-    ConfigMaps; with ``emulator_ip``, every pod resolves `emulator` to it."""
+    ConfigMaps, whose settings make the services log JSON for the tests to read their
+    events; with ``emulator_ip``, every pod resolves `emulator` to it."""
     played = []
     for original in docs:
         if not playable(original):
             continue
         doc = copy.deepcopy(original)
+        if doc["kind"] == "ConfigMap":
+            doc.setdefault("data", {})["LOG_FORMAT"] = "json"
         if doc["kind"] == "Deployment":
             doc["metadata"]["name"] = f"{doc['metadata']['name']}-{SUFFIX}"
             pod = doc["spec"]["template"]["spec"]

@@ -12,7 +12,6 @@ leaving no replica subscription on the emulator.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,7 @@ from tests.e2e import podman as kube
 from tests.e2e.podman import podman
 from tests.support import ROOT
 from tests.support.emulator import emulator_is_up
-from tests.support.logs import message_ids
+from tests.support.logs import events, message_ids
 from tests.support.waiting import wait_for
 
 # Not in `make test`: `make test-kubernetes` runs it, where podman is installed.
@@ -185,17 +184,17 @@ def test_every_subscriber_pod_receives_every_message(played: Played) -> None:
     print(f"{len(expected)} messages received by each of {len(replicas)} subscriber pods")
     for replica in replicas:
         # Each service on its own topic: nothing but channel messages reached a replica.
-        assert " rejected message_id=" not in played.logs(replica)
+        assert events(played.logs(replica), "rejected") == []
 
 
 def test_the_work_queue_completes_tasks(played: Played) -> None:
     def completed() -> int | None:
         logs = "".join(played.logs(c) for c in kube.pod_containers("worker"))
-        count = logs.count("completed message_id=")
-        return count or None
+        return len(events(logs, "completed")) or None
 
     (publisher,) = kube.pod_containers("task-publisher")
-    assert "publishing tasks to projects/local-project/topics/tasks " in played.logs(publisher)
+    tasks = "projects/local-project/topics/tasks"
+    assert events(played.logs(publisher), "publishing", topic=tasks), played.logs(publisher)
     count = wait_for(completed, timeout=90, interval=1, what="a task completed by a worker")
     print(f"workers completed {count} tasks")
 
@@ -216,13 +215,13 @@ def stop(played: Played, name: str, container: str) -> datetime:
 
 
 def shutdown_seconds(state: kube.Doc, log: str, began: datetime) -> str:
-    """From the service's "SIGTERM received" log line (else the stop command) to its exit."""
+    """From the service's "shutting down" event (else the stop command) to its exit."""
     finished = datetime.fromisoformat(state["FinishedAt"].removesuffix("Z")[:26])
-    match = re.search(r"^(\S+)Z INFO +common.shutdown: SIGTERM received", log, re.M)
-    if match is None:  # the dashboard: uvicorn takes the signal, and logs nothing
+    signalled = events(log, "shutting down", signal="SIGTERM")
+    if not signalled:  # the dashboard: uvicorn takes the signal, and logs nothing
         return f"{(finished - began).total_seconds():.1f}s from `podman stop` to exit"
-    seconds = (finished - datetime.fromisoformat(match[1])).total_seconds()
-    return f"{seconds:.1f}s from SIGTERM to exit"
+    at = datetime.fromisoformat(signalled[0]["time"].removesuffix("Z"))
+    return f"{(finished - at).total_seconds():.1f}s from SIGTERM to exit"
 
 
 def test_kube_down_leaves_no_replica_subscription(played: Played) -> None:
@@ -255,7 +254,7 @@ def test_kube_down_leaves_no_replica_subscription(played: Played) -> None:
     for container in subscribers:
         state = kube.inspect(container)["State"]
         assert state["ExitCode"] == 0, played.logs(container)
-        assert "deleted subscription" in played.logs(container)
+        assert events(played.logs(container), "subscription deleted"), played.logs(container)
     save_logs(played)
     played.down(played.stack_file)
     assert replica_subscriptions(played) == []

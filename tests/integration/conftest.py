@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,6 +125,22 @@ def topic(
             subscriber.delete_subscription(request={"subscription": subscription})
         with contextlib.suppress(exceptions.NotFound):
             publisher.delete_topic(request={"topic": topic_path(name)})
+
+
+def unacked(subscriber: pubsub_v1.SubscriberClient, subscription: str) -> list[str]:
+    """The IDs of messages left unacked on ``subscription`` once its consumers have stopped:
+    pulled (and acked) until its ack deadline, as Pub/Sub holds it, has passed, so that a
+    message still leased to a stopped consumer has come back by then too."""
+    ack_deadline = subscriber.get_subscription(subscription=subscription).ack_deadline_seconds
+    until = time.monotonic() + ack_deadline + 2
+    found: list[str] = []
+    while time.monotonic() < until:
+        response = subscriber.pull(subscription=subscription, max_messages=100, timeout=2)
+        if response.received_messages:
+            found += [received.message.message_id for received in response.received_messages]
+            ack_ids = [received.ack_id for received in response.received_messages]
+            subscriber.acknowledge(subscription=subscription, ack_ids=ack_ids)
+    return found
 
 
 @pytest.fixture

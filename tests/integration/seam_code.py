@@ -1,6 +1,7 @@
 """User code for the seams' integration tests, loaded by the services through their
 settings (``HANDLER=tests.integration.seam_code:slow_handler``, ...), as a user's
-package would be: the services run with the project's root as working directory."""
+package would be: the services run with the project's root as working directory. Its lines
+carry events, as the services' own do, for the tests to wait on."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import random
 import threading
 import time
 
+from common.logs import fields
 from common.seams import Delivery, Incoming, Outgoing, Row
 from subscriber.fanout.handler import log_channel
 
@@ -17,9 +19,10 @@ log = logging.getLogger(__name__)
 
 def slow_handler(message: Delivery) -> None:
     """Sleeps as many seconds as the body says, logging before and after."""
-    log.info("started message_id=%s", message.message_id)
+    mid = message.message_id
+    log.info("started message_id=%s", mid, extra=fields(event="started", message_id=mid))
     time.sleep(float(message.data))
-    log.info("finished message_id=%s", message.message_id)
+    log.info("finished message_id=%s", mid, extra=fields(event="finished", message_id=mid))
 
 
 def hanging_handler(message: Delivery) -> None:
@@ -33,7 +36,13 @@ def hanging_handler(message: Delivery) -> None:
 def sleep_task(message: Delivery) -> str:
     """A task: sleeps as many seconds as the body says; ``ValueError`` for anything else."""
     seconds = float(message.data)  # ValueError: the work queue's failure, a nack
-    log.info("sleeping %gs for message_id=%s", seconds, message.message_id)
+    mid = message.message_id
+    log.info(
+        "sleeping %gs for message_id=%s",
+        seconds,
+        mid,
+        extra=fields(event="sleeping", message_id=mid),
+    )
     time.sleep(seconds)
     return f"slept {seconds:g}s"
 

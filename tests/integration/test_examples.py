@@ -49,7 +49,7 @@ def test_every_replica_keeps_the_latest_setting_and_rejects_a_bad_update(
         for path in files
     ]
     for replica in replicas:
-        replica.wait_for_log(r"listening on ")
+        replica.wait_for_event("listening")
     # The example's own source, through the real publisher, sends every setting.
     publisher = services.start(
         "publisher",
@@ -57,7 +57,7 @@ def test_every_replica_keeps_the_latest_setting_and_rejects_a_bad_update(
         PUBLISHER_SOURCE="examples.config_broadcast.source:setting_updates",
         PUBLISH_INTERVAL_SECONDS="0.1",
     )
-    publisher.wait_for_log(r"published message_id=\S+ setting=\S+ version=\d+ sequence=5\b")
+    publisher.wait_for_event("published", sequence=5)
     status, _ = publisher.terminate()
     assert status == 0, publisher.details()
 
@@ -66,7 +66,7 @@ def test_every_replica_keeps_the_latest_setting_and_rejects_a_bad_update(
         publish(publisher_client, created_topic, update("feature_x", value, version).data)
     # Late means after the newer one is handled: handler threads take a batch in any order.
     for replica in replicas:
-        replica.wait_for_log(r'setting feature_x = "final" \(version 30, ')
+        replica.wait_for_event("setting applied", setting="feature_x", version=30)
     late = publish(publisher_client, created_topic, update("feature_x", "late", 20).data)
     bad_update = b'{"setting": "feature_x", "version": 40}'
     bad = publish(publisher_client, created_topic, bad_update)
@@ -76,12 +76,12 @@ def test_every_replica_keeps_the_latest_setting_and_rejects_a_bad_update(
         return saved if set(CHOICES) | {"feature_x"} <= set(saved) else None
 
     for replica, path in zip(replicas, files, strict=True):
-        replica.wait_for_log(rf"kept feature_x version 30 over version 20 \(message_id={late}\)")
+        kept = replica.wait_for_event("setting kept", message_id=late)
+        assert (kept["setting"], kept["version"], kept["incoming"]) == ("feature_x", 30, 20)
         saved = wait_for(partial(settings, path), timeout=10, what=f"every setting in {path}")
         assert saved["feature_x"] == "final"
-        replica.wait_for_log(
-            rf"rejected message_id={bad}: an update must have a value; nacked on attempt 1 of 5"
-        )
+        rejected = replica.wait_for_event("rejected", message_id=bad, attempt=1)
+        assert rejected["reason"] == "an update must have a value", rejected
     # Each replica's copy of the bad update, after its 5 attempts, in the dead letters.
     dead_letters = f"projects/{PROJECT}/subscriptions/{created_topic}-dead-letter"
     parked: list[bytes] = []
@@ -156,22 +156,21 @@ def test_webhook_tasks_deliver_retry_and_time_out(
         WEBHOOK_URL=f"http://127.0.0.1:{partner.server_port}/hooks",
         WEBHOOK_TIMEOUT_SECONDS="1",
     )
-    worker.wait_for_log(r"working on \S+ with 2 processes; task function examples\.webhook")
+    working = worker.wait_for_event("working")
+    assert working["task_function"] == "examples.webhook.task:deliver"
     ok, flaky, hang = (
         publish(publisher_client, created_topic, event(key, "invoice.paid", 100))
         for key in ("evt-ok", "evt-flaky", "evt-hang")
     )
-    worker.wait_for_log(rf"completed message_id={ok} in \S+: delivered evt-ok: HTTP 204 in ")
-    worker.wait_for_log(
-        rf"failed message_id={flaky} after \S+: DeliveryFailed: evt-flaky: HTTP 500 from the "
-        r"webhook; nacked on attempt 1 of 5$"
-    )
-    worker.wait_for_log(rf"completed message_id={flaky} in \S+: delivered evt-flaky: HTTP 204")
+    delivered = worker.wait_for_event("completed", message_id=ok)
+    assert delivered["result"].startswith("delivered evt-ok: HTTP 204"), delivered
+    failed = worker.wait_for_event("failed", message_id=flaky, attempt=1)
+    assert failed["reason"] == "DeliveryFailed: evt-flaky: HTTP 500 from the webhook", failed
+    retried = worker.wait_for_event("completed", message_id=flaky)
+    assert retried["result"].startswith("delivered evt-flaky: HTTP 204"), retried
     # The task's own timeout, well inside its deadline: a reason, not a killed process.
-    worker.wait_for_log(
-        rf"failed message_id={hang} after 1\.\d\ds: TimeoutError: evt-hang: no answer within "
-        r"1s; nacked on attempt 1 of 5$"
-    )
+    timed_out = worker.wait_for_event("failed", message_id=hang, attempt=1)
+    assert timed_out["reason"] == "TimeoutError: evt-hang: no answer within 1s", timed_out
     assert partner.calls.count("evt-ok") == 1
     status, _ = worker.terminate()
     assert status == 0, worker.details()
@@ -190,18 +189,22 @@ def test_orders_are_stored_by_the_example_mapper_in_its_own_table(
         SINK_ROW_MAPPER="examples.orders.mapper:order_row",
         SINK_MIGRATIONS="examples/orders/migrations",
     )
-    sink.wait_for_log(r"applied migration 0001_orders\.sql \(examples/orders/migrations\)")
-    sink.wait_for_log("connected to PostgreSQL")
+    sink.wait_for_event(
+        "migration applied", migration="0001_orders.sql", origin="examples/orders/migrations"
+    )
+    sink.wait_for_event("connected")
     items: list[dict[str, object]] = [{"sku": "mug-white", "quantity": 2, "unit_price_cents": 1450}]
     first = publish(publisher_client, created_topic, order("ord-1", "c-1", items))
     second = publish(publisher_client, created_topic, order("ord-2", "c-1", items))
     again = publish(publisher_client, created_topic, order("ord-1", "c-1", items))
     bad = publish(publisher_client, created_topic, b'{"order_id": "ord-3"}')
 
-    sink.wait_for_log(rf"stored message_id={first} order=ord-1 total=29.00 EUR")
-    sink.wait_for_log(rf"stored message_id={second} order=ord-2 total=29.00 EUR")
-    sink.wait_for_log(rf"rejected message_id={again}: refused by the database: UniqueViolation")
-    sink.wait_for_log(rf"rejected message_id={bad}: currency must be a three-letter code")
+    for message_id in (first, second):
+        sink.wait_for_event("stored", message_id=message_id)
+    duplicate = sink.wait_for_event("rejected", message_id=again)
+    assert duplicate["reason"].startswith("refused by the database: UniqueViolation"), duplicate
+    not_an_order = sink.wait_for_event("rejected", message_id=bad)
+    assert not_an_order["reason"].startswith("currency must be a three-letter code"), not_an_order
     rows = query(postgres, "SELECT message_id, order_id, total_cents, items FROM orders")
     assert sorted(rows) == sorted([(first, "ord-1", 2900, items), (second, "ord-2", 2900, items)])
     rejects = {row[0] for row in query(postgres, "SELECT message_id FROM rejects")}

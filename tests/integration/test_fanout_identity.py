@@ -49,16 +49,17 @@ def test_a_replica_killed_and_started_again_resumes_its_subscription(
     subscriber_client: pubsub_v1.SubscriberClient,
 ) -> None:
     first = services.start("subscriber", created_topic, REPLICA_ID="replica-a")
-    first.wait_for_log(r"listening on (\S+)")
+    path = first.wait_for_event("listening")["subscription"]
     wait_for_all(first, publish(publisher_client, created_topic, 5))
     first.process.send_signal(signal.SIGKILL)
     first.process.wait(timeout=10)
     while_down = publish(publisher_client, created_topic, 20)
 
     second = services.start("subscriber", created_topic, REPLICA_ID="replica-a")
-    second.wait_for_log(r"resuming subscription \S+-replica-a")
+    second.wait_for_event("subscription exists", subscription=path)
+    second.wait_for_event("listening", subscription=path)
     wait_for_all(second, [*while_down, *publish(publisher_client, created_topic, 5)])
-    assert "created subscription projects" not in second.log().split("replicas-replica-a")[-1]
+    assert second.events("subscription created") == [], "it created nothing"
     assert subscriptions_of(subscriber_client, created_topic) == [
         f"projects/{PROJECT}/subscriptions/{created_topic}-replica-a"
     ], "nothing new created, nothing leaked"
@@ -73,10 +74,11 @@ def test_a_subscription_deleted_under_a_replica_is_created_again(
     subscriber_client: pubsub_v1.SubscriberClient,
 ) -> None:
     replica = services.start("subscriber", created_topic)
-    path = replica.wait_for_log(r"listening on (\S+)")[1]
+    path = replica.wait_for_event("listening")["subscription"]
     subscriber_client.delete_subscription(subscription=path)
-    replica.wait_for_log(rf"subscription {path} is gone; creating it again")
-    replica.wait_for_log(rf"pulling from {path} again")
+    replica.wait_for_event("subscription gone", subscription=path)
+    replica.wait_for_event("subscription created", subscription=path)
+    replica.wait_for_event("subscription restored", subscription=path)
     wait_for_all(replica, publish(publisher_client, created_topic, 5))
     assert replica.process.poll() is None, "recovered in process"
     status, _ = replica.terminate()
@@ -89,15 +91,15 @@ def test_two_live_processes_with_one_identity_do_not_share_it_quietly(
     subscriber_client: pubsub_v1.SubscriberClient,
 ) -> None:
     first = services.start("subscriber", created_topic, REPLICA_ID="twin")
-    first.wait_for_log(r"listening on")
+    first.wait_for_event("listening")
     second = services.start("subscriber", created_topic, REPLICA_ID="twin")
-    second.wait_for_log(r"replica twin was claimed by process \w+: taking it over")
+    second.wait_for_event("identity taken over", replica="twin")
     started = time.monotonic()
     status = first.process.wait(timeout=CHECK_SECONDS + 15)
     seconds = time.monotonic() - started
     print(f"\ntwo live processes with REPLICA_ID=twin: the first stopped {seconds:.1f}s later")
     assert status == 2, first.details()
-    assert "two live processes share REPLICA_ID=twin" in first.log()
+    first.wait_for_event("identity taken", replica="twin")
     # It left the shared subscription to the other process.
     assert subscriber_client.get_subscription(
         subscription=f"projects/{PROJECT}/subscriptions/{created_topic}-twin"
@@ -119,7 +121,7 @@ def test_a_replica_may_keep_its_subscriptions_in_a_project_of_their_own(
     replica = services.start(
         "subscriber", created_topic, REPLICA_SUBSCRIPTIONS_PROJECT_ID="replica-project"
     )
-    path = replica.wait_for_log(r"listening on (\S+)")[1]
+    path = replica.wait_for_event("listening")["subscription"]
     assert path.startswith("projects/replica-project/subscriptions/"), path
     wait_for_all(replica, publish(publisher_client, created_topic, 5))
 

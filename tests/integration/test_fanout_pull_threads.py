@@ -8,7 +8,6 @@ JSON log; duplicates are reported (at-least-once delivery allows them).
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 import pytest
@@ -16,7 +15,8 @@ from google.cloud import pubsub_v1
 
 from common.messages.channels import Channel, ChannelMessage
 from tests.integration.conftest import Services, save_report, subscriptions_of, topic_path
-from tests.support.logs import message_ids, records
+from tests.support.compose import stop_grace_seconds
+from tests.support.logs import message_ids
 from tests.support.processes import ServiceProcess
 from tests.support.waiting import wait_for
 
@@ -36,10 +36,11 @@ def test_several_pull_threads_lose_nothing(
     publisher_client: pubsub_v1.PublisherClient,
     subscriber_client: pubsub_v1.SubscriberClient,
 ) -> None:
+    # DEBUG: the shutdown's steps are debug lines (common.receive).
     replica = services.start(
-        "subscriber", created_topic, PULL_THREADS=str(PULL_THREADS), LOG_FORMAT="json"
+        "subscriber", created_topic, PULL_THREADS=str(PULL_THREADS), LOG_LEVEL="DEBUG"
     )
-    replica.wait_for_log(r"listening on")
+    subscription = replica.wait_for_event("listening")["subscription"]
 
     # At start: a burst as fast as the client publishes, while every thread's first
     # pull is in flight.
@@ -52,7 +53,6 @@ def test_several_pull_threads_lose_nothing(
 
     # Steady state: the publisher service at 1,000 msgs/s for a few seconds.
     publisher = services.start("publisher", created_topic, PUBLISH_INTERVAL_SECONDS="0.001")
-    publisher.wait_for_log(r"published message_id=")
     wait_for(
         lambda: len(message_ids(publisher.log(), "published")) >= STEADY,
         timeout=60,
@@ -72,22 +72,19 @@ def test_several_pull_threads_lose_nothing(
 
     # At shutdown: SIGTERM while messages are still arriving.
     publisher = services.start("publisher", created_topic, PUBLISH_INTERVAL_SECONDS="0.002")
-    publisher.wait_for_log(r"published message_id=")
+    publisher.wait_for_event("published")
     status, seconds = replica.terminate()
     publisher.terminate()
     assert status == 0, replica.details()
-    assert seconds < 3, f"shutdown took {seconds:.2f}s\n{replica.details()}"
-    log = replica.log()
-    assert f"all {PULL_THREADS} pull threads stopped" in log
-    assert "deleted subscription" in log
+    assert seconds < stop_grace_seconds("subscriber"), f"shutdown took {seconds:.2f}s"
+    [stopped] = replica.events("pull threads stopped")
+    assert stopped["running"] == 0, "every pull thread stopped"
+    assert replica.events("subscription deleted", subscription=subscription)
     assert subscriptions_of(subscriber_client, created_topic) == []
-    received = Counter(message_ids(log, "received"))
+    received = Counter(message_ids(replica.log(), "received"))
     # Every message acked was logged first, so the count of acks is the count of lines.
-    handled = next(
-        int(found[1])
-        for r in records(log)
-        if (found := re.match(r"stopped receiving: (\d+) handled", r["message"]))
-    )
+    [summary] = replica.events("stopped receiving")
+    handled = summary["handled"]
     assert handled == sum(received.values())
     duplicates = sum(count - 1 for count in received.values())
     save_report(

@@ -1,16 +1,19 @@
-"""Receipts as the replicas send them: gathered, announced, on the real client and emulator."""
+"""Receipts as the replicas send them: gathered, announced, on the real client and emulator.
+
+Each test reads every receipt the sender published: once its publishes have all resolved,
+the test's own subscription holds them all, and pulls until it is empty.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
+import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from google.cloud import pubsub_v1
-from google.cloud.pubsub_v1.subscriber.message import Message
 
+from common.messages._json import utc_timestamp
 from subscriber.fanout.receipts import ReceiptSender
 from tests.integration.conftest import PROJECT, topic_path
 from tests.support.waiting import wait_for
@@ -18,25 +21,31 @@ from tests.support.waiting import wait_for
 Body = dict[str, Any]
 
 
-@contextlib.contextmanager
-def watch(subscriber_client: pubsub_v1.SubscriberClient, topic: str) -> Iterator[list[Body]]:
-    """Every body published on ``topic`` from now on, streamed into a list (the topic
-    fixture cleans up the subscription)."""
-    subscription = subscriber_client.subscription_path(PROJECT, f"{topic}-watch")
-    subscriber_client.create_subscription(name=subscription, topic=topic_path(topic))
-    bodies: list[Body] = []
+class Watch:
+    """A subscription of the test's own on ``topic``, made before anything is published
+    there (the topic fixture removes it afterwards)."""
 
-    def received(message: Message) -> None:
-        bodies.append(json.loads(message.data))
-        message.ack()
+    def __init__(self, subscriber: pubsub_v1.SubscriberClient, topic: str) -> None:
+        self._subscriber = subscriber
+        self._path = subscriber.subscription_path(PROJECT, f"{topic}-watch")
+        subscriber.create_subscription(name=self._path, topic=topic_path(topic))
 
-    stream = subscriber_client.subscribe(subscription, callback=received)
-    try:
-        yield bodies
-    finally:
-        stream.cancel()
-        with contextlib.suppress(Exception):
-            stream.result(timeout=5)
+    def pull(self) -> list[Body]:
+        """The bodies one pull finds (none, if none is waiting), acked."""
+        response = self._subscriber.pull(subscription=self._path, max_messages=1000, timeout=2)
+        if not response.received_messages:
+            return []
+        ack_ids = [received.ack_id for received in response.received_messages]
+        self._subscriber.acknowledge(subscription=self._path, ack_ids=ack_ids)
+        return [json.loads(received.message.data) for received in response.received_messages]
+
+    def drain(self) -> list[Body]:
+        """Every body on the subscription, once nothing more is published there: pulled
+        until a pull finds none."""
+        bodies: list[Body] = []
+        while found := self.pull():
+            bodies += found
+        return bodies
 
 
 def test_handled_messages_go_out_gathered_and_before_the_replica_leaves(
@@ -44,27 +53,19 @@ def test_handled_messages_go_out_gathered_and_before_the_replica_leaves(
     publisher_client: pubsub_v1.PublisherClient,
     subscriber_client: pubsub_v1.SubscriberClient,
 ) -> None:
-    with watch(subscriber_client, created_topic) as bodies:
-        sender = ReceiptSender(
-            publisher_client,
-            topic_path(created_topic),
-            replica="host-1",
-            subscription=f"projects/{PROJECT}/subscriptions/channel-host-1-abcd",
-        )
-        handled = [str(n) for n in range(250)]
-        for n, message_id in enumerate(handled):
-            sender.handled(message_id, "rejected" if n % 50 == 0 else "acked", 1)
-        sender.lifecycle("left")
-        assert sender.flush(10) == 0
-        wait_for(
-            lambda: (
-                any(body["kind"] == "left" for body in bodies)
-                and sum(len(body.get("messages", [])) for body in bodies) >= len(handled)
-            ),
-            timeout=30,
-            what="every receipt",
-            details=lambda: str(bodies),
-        )
+    watch = Watch(subscriber_client, created_topic)
+    sender = ReceiptSender(
+        publisher_client,
+        topic_path(created_topic),
+        replica="host-1",
+        subscription=f"projects/{PROJECT}/subscriptions/channel-host-1-abcd",
+    )
+    handled = [str(n) for n in range(250)]
+    for n, message_id in enumerate(handled):
+        sender.handled(message_id, "rejected" if n % 50 == 0 else "acked", 1)
+    sender.lifecycle("left")
+    assert sender.flush(10) == 0
+    bodies = watch.drain()
     batches = [body for body in bodies if body["kind"] == "handled"]
     reported = [m["message_id"] for body in batches for m in body["messages"]]
     assert sorted(reported, key=int) == handled, "each handled message reported once"
@@ -82,44 +83,75 @@ def test_handled_messages_go_out_gathered_and_before_the_replica_leaves(
     assert (left["acked"], left["rejected"]) == (245, 5)
 
 
+class Listening:
+    """The sender's ``listening`` probe, switched by the test: it counts the times it said
+    no, and notes when it first did (UTC, as receipts are stamped)."""
+
+    def __init__(self) -> None:
+        self.on = True
+        self.refusals = 0
+        self.first_refusal = ""
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bool:
+        with self._lock:
+            if not self.on:
+                self.refusals += 1
+                self.first_refusal = self.first_refusal or utc_timestamp()
+            return self.on
+
+
 def test_a_quiet_replica_announces_itself_with_its_totals(
     created_topic: str,
     publisher_client: pubsub_v1.PublisherClient,
     subscriber_client: pubsub_v1.SubscriberClient,
 ) -> None:
-    listening = [True]
-    with watch(subscriber_client, created_topic) as bodies:
-        sender = ReceiptSender(
-            publisher_client,
-            topic_path(created_topic),
-            replica="host-2",
-            subscription="channel-host-2-ef01",
-            announce_seconds=0.5,
-            listening=lambda: listening[0],
-        )
-        time.sleep(1.0)  # before joined: nothing to announce
-        assert bodies == []
-        sender.lifecycle("joined")
-        sender.handled("1", "acked", 1)
-        wait_for(
-            lambda: sum(body["kind"] == "alive" for body in bodies) >= 3,
-            timeout=15,
-            what="3 alive announcements",
-            details=lambda: str(bodies),
-        )
-        # A replica that says it is not listening announces nothing.
-        listening[0] = False
-        time.sleep(0.7)
-        quiet_from = len(bodies)
-        time.sleep(1.5)
-        assert bodies[quiet_from:] == []
-        sender.lifecycle("left")
-        assert sender.flush(10) == 0
+    watch = Watch(subscriber_client, created_topic)
+    listening = Listening()
+    announce_seconds = 0.5
+    sender = ReceiptSender(
+        publisher_client,
+        topic_path(created_topic),
+        replica="host-2",
+        subscription="channel-host-2-ef01",
+        announce_seconds=announce_seconds,
+        listening=listening,
+    )
+    # Quiet for two announcement periods before joining: a window, not a wait for silence;
+    # the receipts, all read at the end, show whether anything was announced in it.
+    time.sleep(2 * announce_seconds)
+    sender.lifecycle("joined")
+    sender.handled("1", "acked", 1)
+    announced: list[Body] = []
+
+    def alive_three_times() -> bool:
+        announced.extend(watch.pull())
+        return sum(1 for body in announced if body["kind"] == "alive") >= 3
+
+    wait_for(
+        alive_three_times,
+        timeout=15,
+        what="3 alive announcements",
+        details=lambda: str(announced),
+    )
+
+    # A replica that says it is not listening announces nothing: the sender asks, three
+    # times, and is told no each time.
+    listening.on = False
+    wait_for(lambda: listening.refusals >= 3, timeout=15, what="3 announcements withheld")
+    sender.lifecycle("left")
+    assert sender.flush(10) == 0
+    bodies = announced + watch.drain()
+
     kinds = [body["kind"] for body in bodies]
-    assert kinds[0] == "joined"
-    assert "handled" in kinds
+    [joined] = [body for body in bodies if body["kind"] == "joined"]
     alive = [body for body in bodies if body["kind"] == "alive"]
+    assert "handled" in kinds
+    assert [body for body in alive if body["at"] < joined["at"]] == [], "none before joining"
+    assert [body for body in alive if body["at"] > listening.first_refusal] == [], (
+        "none once not listening"
+    )
     # The sender's thread may announce between "joined" and the message handled: 0 then.
     totals = {(body["acked"], body["rejected"], body["every"]) for body in alive}
-    assert (1, 0, 0.5) in totals
-    assert totals <= {(0, 0, 0.5), (1, 0, 0.5)}
+    assert (1, 0, announce_seconds) in totals
+    assert totals <= {(0, 0, announce_seconds), (1, 0, announce_seconds)}

@@ -151,7 +151,7 @@ def test_a_sink_process_with_the_two_roles_stores_readings(
     sink = services.start(
         "subscriber", created_topic, SUBSCRIPTION_MODE="sink", DB_RETRY_MAX_SECONDS="2", **roles
     )
-    sink.wait_for_log(r"storing messages from")
+    sink.wait_for_event("storing")
     reading = Reading("hall", "co2", 600.0, "ppm", datetime.now(UTC))
     message_id = publish_reading(publisher_client, created_topic, reading)
     wait_for(

@@ -17,12 +17,12 @@ pytestmark = pytest.mark.integration
 
 def test_subscriber_started_before_the_topic_exists(services: Services, topic: str) -> None:
     replica = services.start("subscriber", topic)
-    replica.wait_for_log(r"waiting for topic projects/\S+/topics/" + topic + " before creating")
+    replica.wait_for_event("unavailable", peer=f"Pub/Sub and topic {topic_path(topic)}")
     publisher = services.start("publisher", topic, PUBLISH_INTERVAL_SECONDS="0.2")
-    publisher.wait_for_log(r"created topic")
+    publisher.wait_for_event("topic created", topic=topic_path(topic))
     # Backoff between checks for the topic is capped at 10 s.
-    replica.wait_for_log(r"listening on", timeout=30)
-    replica.wait_for_log(r"received message_id=\S+ channel=\d+", timeout=30)
+    replica.wait_for_event("listening", timeout=30)
+    replica.wait_for_event("received", timeout=30)
     for service in (publisher, replica):
         status, _ = service.terminate()
         assert status == 0, service.details()
@@ -34,13 +34,14 @@ def test_publisher_started_before_the_emulator(
     port = free_port()
     services.emulator_host = f"127.0.0.1:{port}"
     publisher = services.start("publisher", topic, PUBLISH_INTERVAL_SECONDS="0.2")
-    publisher.wait_for_log(r"waiting for Pub/Sub to create topic .*ServiceUnavailable")
+    waiting = publisher.wait_for_event("unavailable", peer="Pub/Sub")
+    assert waiting["reason"].startswith("ServiceUnavailable"), waiting
     assert publisher.process.poll() is None, "it must wait, not crash"
 
     emulator = start_emulator(port, tmp_path_factory.mktemp("late-emulator") / "emulator.log")
     try:
-        publisher.wait_for_log(r"created topic", timeout=30)
-        publisher.wait_for_log(r"published message_id=\S+", timeout=30)
+        publisher.wait_for_event("topic created", timeout=30)
+        publisher.wait_for_event("published", timeout=30)
         status, _ = publisher.terminate()
         assert status == 0, publisher.details()
     finally:
@@ -52,13 +53,19 @@ def test_publisher_recreates_a_topic_that_disappears(
 ) -> None:
     # What an emulator restart looks like to the publisher: its topic is gone.
     publisher = services.start("publisher", topic, PUBLISH_INTERVAL_SECONDS="0.1")
-    publisher.wait_for_log(r"published message_id=")
+    publisher.wait_for_event("published")
     publisher_client.delete_topic(topic=topic_path(topic))
-    publisher.wait_for_log(r"publish failed: .*NotFound")
-    publisher.wait_for_log(rf"topic {topic_path(topic)} is gone; creating it again")
-    after = publisher.wait_for_log(r"(?s)creating it again.*created topic.*\n")
+    failed = publisher.wait_for_event("publish failed")
+    assert failed["reason"].startswith("NotFound"), failed
+    publisher.wait_for_event("topic gone", topic=topic_path(topic))
+    created = publisher.wait_for_events("topic created", 2, topic=topic_path(topic))[-1]
+
+    def published_after_it() -> bool:
+        found = publisher.events()
+        return any(record.get("event") == "published" for record in found[found.index(created) :])
+
     wait_for(
-        lambda: "published message_id=" in publisher.log()[after.end() :],
+        published_after_it,
         timeout=30,
         what="a publish after the topic came back",
         details=publisher.details,
@@ -82,17 +89,20 @@ def test_publisher_says_when_pub_sub_stops_confirming_and_is_ready_once_it_does_
     def health() -> str:
         return check(heartbeat, now=time.time(), live_only=False)
 
-    publisher.wait_for_log(r"published message_id=")
+    publisher.wait_for_event("published")
     emulator.stop()
+    stall = f"Pub/Sub (publishing to {topic_path(topic)})"
     try:
-        publisher.wait_for_log(r"Pub/Sub \(publishing to \S+\) unavailable \(a publish has waited")
+        stalled = publisher.wait_for_event("unavailable", peer=stall)
+        assert "none confirmed since" in stalled["reason"], stalled
         assert "none confirmed since" in health()
     finally:
         emulator = start_emulator(port, logs / "second.log")
     try:
         # Publishes from before the stop may still wait on the client's retries (up to a
         # minute); the publisher is ready as soon as new ones are confirmed.
-        publisher.wait_for_log(r"Pub/Sub \(publishing to \S+\) back after", timeout=40)
+        publisher.wait_for_event("available", peer=stall, timeout=40)
+
         wait_for(lambda: health() == "", timeout=5, what="ready", details=health)
         status, _ = publisher.terminate()
         assert status in (0, 1), publisher.details()  # 1: a publish from before never went out

@@ -11,7 +11,6 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanProto
 
 from tests.integration.conftest import Services
 from tests.integration.sinks import start_sink, stored_ids
-from tests.support.logs import message_ids
 from tests.support.otlp import ReceivedSpan, Receiver, running_receiver
 from tests.support.postgres import PostgresServer
 from tests.support.processes import ServiceProcess
@@ -35,8 +34,7 @@ def otlp() -> Iterator[tuple[Receiver, dict[str, str]]]:
 
 def published(publisher: ServiceProcess, timeout: float = 30) -> str:
     """The ID of the first message ``publisher`` logs as published."""
-    publisher.wait_for_log(r"published message_id=", timeout=timeout)
-    return message_ids(publisher.log(), "published")[0]
+    return str(publisher.wait_for_event("published", timeout=timeout)["message_id"])
 
 
 def spans_of(receiver: Receiver, message_id: str) -> list[ReceivedSpan]:
@@ -48,7 +46,7 @@ def test_one_published_message_is_one_trace_with_a_consumer_span_per_replica(
 ) -> None:
     receiver, tracing = otlp
     replicas = [services.start("subscriber", created_topic, **tracing) for _ in range(2)]
-    paths = [replica.wait_for_log(r"listening on (\S+)")[1] for replica in replicas]
+    paths = [replica.wait_for_event("listening")["subscription"] for replica in replicas]
     publisher = services.start(
         "publisher", created_topic, PUBLISH_INTERVAL_SECONDS="0.5", **tracing
     )
@@ -93,7 +91,7 @@ def test_the_sink_stores_a_batch_in_a_span_linked_to_its_messages(
 ) -> None:
     receiver, tracing = otlp
     sink = start_sink(services, created_topic, postgres, **tracing)
-    sink.wait_for_log("connected to PostgreSQL")
+    sink.wait_for_event("connected")
     publisher = services.start(
         "publisher",
         created_topic,

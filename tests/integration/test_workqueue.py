@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import re
 import signal
-import time
 from collections import Counter
 
 import pytest
 from google.cloud import pubsub_v1
 
 from common.messages.tasks import Task
-from tests.integration.conftest import PROJECT, Services, save_report, topic_path
+from tests.integration.conftest import PROJECT, Services, save_report, topic_path, unacked
+from tests.support.compose import stop_grace_seconds
+from tests.support.logs import message_ids
 from tests.support.processes import ServiceProcess
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-# The demo's task function ends the line with the task it ran.
-COMPLETED = re.compile(r"completed message_id=\S+ in \S+: task=(\S+) ")
 
 
 def start_worker(services: Services, topic: str, **settings: str) -> ServiceProcess:
@@ -29,7 +27,7 @@ def start_worker(services: Services, topic: str, **settings: str) -> ServiceProc
         ACK_DEADLINE_SECONDS="10",
         **settings,
     )
-    worker.wait_for_log(r"working on \S+ with 2 processes")
+    assert worker.wait_for_event("working")["processes"] == 2
     return worker
 
 
@@ -42,20 +40,16 @@ def publish(publisher: pubsub_v1.PublisherClient, topic: str, *tasks: Task) -> l
 
 
 def completed(*workers: ServiceProcess) -> Counter[str]:
-    return Counter(task for worker in workers for task in COMPLETED.findall(worker.log()))
+    """How often each message was completed, by its ID."""
+    return Counter(mid for worker in workers for mid in message_ids(worker.log(), "completed"))
 
 
-def trace(missing: set[str], message_ids: dict[str, str], workers: list[ServiceProcess]) -> str:
-    """The missing tasks and every line of the workers' logs that mentions them."""
+def trace(missing: set[str], workers: list[ServiceProcess]) -> str:
+    """The missing messages and every record of the workers' logs about them."""
     lines = [f"missing: {sorted(missing)[:20]}"]
-    for task in sorted(missing)[:5]:
-        pattern = re.compile(rf"task={task}\b|message_id=(?:\S+,)?{message_ids[task]}\b")
+    for message_id in sorted(missing)[:5]:
         for number, worker in enumerate(workers, 1):
-            lines += [
-                f"worker {number}: {line}"
-                for line in worker.log().splitlines()
-                if pattern.search(line)
-            ]
+            lines += [f"worker {number}: {r}" for r in worker.events(message_id=message_id)]
     return "\n".join(lines)
 
 
@@ -65,17 +59,11 @@ def test_500_tasks_survive_a_worker_killed_mid_run(
     publisher_client: pubsub_v1.PublisherClient,
     subscriber_client: pubsub_v1.SubscriberClient,
 ) -> None:
-    # DEBUG: each worker logs every message it pulls and starts, so a failure shows
-    # where a missing task went.
+    # DEBUG: each worker logs every message it starts, so a failure shows where a missing
+    # task went.
     workers = [start_worker(services, created_topic, LOG_LEVEL="DEBUG") for _ in range(3)]
     tasks = [Task(f"task-{n:03d}", "primes", 60_000) for n in range(500)]
-    message_ids = dict(
-        zip(
-            (task.task_id for task in tasks),
-            publish(publisher_client, created_topic, *tasks),
-            strict=True,
-        )
-    )
+    expected = set(publish(publisher_client, created_topic, *tasks))
 
     victim = workers[0]
     wait_for(
@@ -87,15 +75,14 @@ def test_500_tasks_survive_a_worker_killed_mid_run(
     victim.process.wait(timeout=10)
     killed_at = len(completed(*workers))
 
-    expected = {task.task_id for task in tasks}
     wait_for(
         lambda: set(completed(*workers)) >= expected,
         timeout=120,
         what="every task completed at least once",
-        details=lambda: trace(expected - set(completed(*workers)), message_ids, workers),
+        details=lambda: trace(expected - set(completed(*workers)), workers),
     )
     counts = completed(*workers)
-    duplicates = {task: n for task, n in counts.items() if n > 1}
+    duplicates = {message_id: n for message_id, n in counts.items() if n > 1}
     per_worker = [len(completed(worker)) for worker in workers]
     report = (
         f"500 tasks over 3 workers of 2 processes; worker 1 SIGKILLed after {killed_at} "
@@ -117,17 +104,27 @@ def test_500_tasks_survive_a_worker_killed_mid_run(
 
 
 def test_slow_task_keeps_its_lease_and_runs_once(
-    services: Services, created_topic: str, publisher_client: pubsub_v1.PublisherClient
+    services: Services,
+    created_topic: str,
+    publisher_client: pubsub_v1.PublisherClient,
+    subscriber_client: pubsub_v1.SubscriberClient,
 ) -> None:
-    workers = [start_worker(services, created_topic) for _ in range(2)]
-    # Longer than the 10 s lease: without renewal the other worker would get it too.
+    # DEBUG: each worker logs the tasks it starts.
+    workers = [start_worker(services, created_topic, LOG_LEVEL="DEBUG") for _ in range(2)]
+    # Longer than the 10 s lease: had its lease lapsed, Pub/Sub would have given it to the
+    # other, idle, worker before it completed.
     (message_id,) = publish(publisher_client, created_topic, Task("slow", "spin", 14))
-    wait_for(lambda: completed(*workers)["slow"] == 1, timeout=60, what="the slow task done")
-    time.sleep(2)
-    assert completed(*workers)["slow"] == 1
-    log = "".join(worker.log() for worker in workers)
-    assert re.search(rf"lease extended by 10s: message_id={message_id} running 1\d", log)
-    assert f"retrying message_id={message_id}" not in log
+    wait_for(lambda: completed(*workers)[message_id] == 1, timeout=60, what="the slow task done")
+    for worker in workers:
+        status, _ = worker.terminate()
+        assert status == 0, worker.details()
+    started = [r for worker in workers for r in worker.events("started", message_id=message_id)]
+    assert [r["attempt"] for r in started] == [1], "started once, by one worker"
+    assert completed(*workers)[message_id] == 1
+    assert not any(worker.events("retrying", message_id=message_id) for worker in workers)
+    # Acked: nothing is left to come back once the workers have stopped.
+    path = f"projects/{PROJECT}/subscriptions/{created_topic}-workers"
+    assert unacked(subscriber_client, path) == []
 
 
 def test_overdue_failing_and_bad_tasks_are_retried_then_dead_lettered(
@@ -148,23 +145,15 @@ def test_overdue_failing_and_bad_tasks_are_retried_then_dead_lettered(
         timeout=30
     )
 
-    worker.wait_for_log(
-        rf"completed message_id={good_id} in \S+: task=good primes below 1000: 168 primes"
-    )
-    worker.wait_for_log(
-        rf"timed out message_id={stuck_id}: still running after its 1s deadline; process "
-        r"terminated, nacked on attempt 5 of 5: Pub/Sub now dead-letters it",
-        timeout=60,
-    )
-    worker.wait_for_log(rf"retrying message_id={stuck_id}: delivery attempt 5 of 5")
-    worker.wait_for_log(
-        rf"failed message_id={failing_id} after \S+: RuntimeError: task failing asked to fail; "
-        r"nacked on attempt 5 of 5"
-    )
+    good = worker.wait_for_event("completed", message_id=good_id)
+    assert good["result"] == "task=good primes below 1000: 168 primes", good
+    worker.wait_for_event("timed out", message_id=stuck_id, attempt=5, timeout=60)
+    worker.wait_for_event("retrying", message_id=stuck_id, attempt=5)
+    failing = worker.wait_for_event("failed", message_id=failing_id, attempt=5)
+    assert failing["reason"] == "RuntimeError: task failing asked to fail", failing
     # A body the task function cannot use fails in the process like any other error.
-    worker.wait_for_log(
-        rf"failed message_id={bad_id} after \S+: InvalidTask: neither a task .* attempt 5 of 5"
-    )
+    bad = worker.wait_for_event("failed", message_id=bad_id, attempt=5)
+    assert bad["reason"].startswith("InvalidTask: neither a task"), bad
 
     dead_letters = f"projects/{PROJECT}/subscriptions/{created_topic}-dead-letter"
     parked: set[str] = set()
@@ -190,23 +179,25 @@ def test_sigterm_finishes_or_hands_back_tasks_and_keeps_the_subscription(
     publisher_client: pubsub_v1.PublisherClient,
     subscriber_client: pubsub_v1.SubscriberClient,
 ) -> None:
-    first = start_worker(services, created_topic, DRAIN_SECONDS="3")
+    # DEBUG: the worker logs the tasks it starts.
+    first = start_worker(services, created_topic, DRAIN_SECONDS="3", LOG_LEVEL="DEBUG")
     short_id, long_id = publish(
         publisher_client, created_topic, Task("short", "spin", 1.5), Task("long", "spin", 8)
     )
-    time.sleep(1)  # both in hand: the worker has a free process for each
+    for message_id in (short_id, long_id):  # both in hand: a free process for each
+        first.wait_for_event("started", message_id=message_id)
     status, seconds = first.terminate()
+    print(f"\nworker shutdown with a task outlasting the drain: {seconds:.2f}s")
     assert status == 0, first.details()
     # The short task finished within the drain period and was acked; the long one was
     # handed back at its end.
-    assert seconds < 3 + 4.5, f"stopping took {seconds:.1f}s"
-    log = first.log()
-    assert f"completed message_id={short_id} in " in log
-    assert f"nacked message_id={long_id}: still running at shutdown" in log
+    assert seconds < stop_grace_seconds("worker"), f"stopping took {seconds:.1f}s"
+    assert first.events("completed", message_id=short_id), first.details()
+    assert first.events("handed back", message_id=long_id), first.details()
 
     # Handed back, not stranded under a lease: the next worker gets it at once.
     second = start_worker(services, created_topic)
-    second.wait_for_log(rf"completed message_id={long_id} in \S+: task=long spin 8s", timeout=20)
+    second.wait_for_event("completed", message_id=long_id, timeout=20)
     subscription = f"projects/{PROJECT}/subscriptions/{created_topic}-workers"
     assert (
         subscriber_client.get_subscription(subscription=subscription).labels["role"] == "work-queue"
@@ -225,8 +216,9 @@ def test_a_queue_deleted_under_a_worker_is_created_again(
     worker = start_worker(services, created_topic)
     path = f"projects/{PROJECT}/subscriptions/{created_topic}-workers"
     subscriber_client.delete_subscription(subscription=path)
-    worker.wait_for_log(rf"subscription {path} is gone; creating it again")
-    worker.wait_for_log(rf"pulling from {path} again")
+    worker.wait_for_event("subscription gone", subscription=path)
+    worker.wait_for_event("subscription created", subscription=path)
+    worker.wait_for_event("subscription restored", subscription=path)
     (task_id,) = publish(publisher_client, created_topic, Task("after", "primes", 1000))
-    worker.wait_for_log(rf"completed message_id={task_id} in \S+: task=after primes below 1000")
+    worker.wait_for_event("completed", message_id=task_id)
     assert worker.process.poll() is None, "recovered in process"

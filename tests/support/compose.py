@@ -12,11 +12,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from common.config import EMULATOR_DEFAULT_PROJECT
 from tests.support import ROOT
 from tests.support.containers import CHECKOUT
 from tests.support.emulator import free_port
 from tests.support.environment import clean_env
+from tests.support.logs import Record, select
+from tests.support.logs import records as log_records
 from tests.support.waiting import wait_for
 
 # An override of docker-compose.yml for the tests, never for users: image builds reach
@@ -87,6 +91,33 @@ def logs(container: str, *, timestamps: bool = False) -> str:
     return result.stdout + result.stderr
 
 
+def events(container: str, event: str | None = None, **fields: object) -> list[Record]:
+    """The container's JSON log records of ``event`` (any, with None) with ``fields``."""
+    return select(log_records(logs(container)), event, **fields)
+
+
+def wait_for_event(container: str, event: str, timeout: float = 60, **fields: object) -> Record:
+    """The container's first record of ``event`` with ``fields``; ``AssertionError`` after
+    ``timeout`` seconds."""
+    found: list[Record] = wait_for(
+        lambda: events(container, event, **fields) or None,
+        timeout=timeout,
+        interval=0.5,
+        what=f"event {event!r} {fields} from {container[:12]}",
+        details=lambda: logs(container)[-3000:],
+    )
+    return found[0]
+
+
+def stop_grace_seconds(service: str, compose_file: Path = ROOT / "docker-compose.yml") -> float:
+    """The service's ``stop_grace_period`` in the compose file, in seconds: what a stop may
+    take before Docker kills it, hence what the tests hold a shutdown to."""
+    period = str(yaml.safe_load(compose_file.read_text())["services"][service]["stop_grace_period"])
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0}
+    number = period.rstrip("ms")
+    return float(number) * units[period[len(number) :]]
+
+
 @dataclass
 class Stack:
     """One compose project: ``stack("ps")`` runs ``compose -p <project> -f ... ps``."""
@@ -150,13 +181,16 @@ def new_stack(
 ) -> Stack:
     """A stack on free host ports (other stacks may run on this machine), its images
     tagged for this checkout (``IMAGE_TAG``: the engine is shared), in a clean environment
-    plus ``settings``; raises ``DockerUnavailable``."""
+    plus ``settings``, logging JSON unless ``settings`` say otherwise; raises
+    ``DockerUnavailable``."""
     port = free_port()
     defaults = {
         "PUBSUB_EMULATOR_PORT": str(port),
         "DASHBOARD_PORT": str(free_port()),
         "VERSION": IMAGE_TAG,
         "REVISION": IMAGE_TAG,
+        # The services log JSON: the tests read their events' fields, never their wording.
+        "LOG_FORMAT": "json",
     }
     env = clean_env(**{**defaults, **settings})
     return Stack(compose_command(), directory, env, port, project, profiles)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from tests.support import ROOT
-from tests.support.logs import records
+from tests.support.logs import Record, events
 from tests.support.waiting import wait_for
 
 STOP_TIMEOUT_SECONDS = 15
@@ -43,55 +41,36 @@ class ServiceProcess:
     def details(self) -> str:
         return f"--- {self.module} log ({self.log_path}) ---\n{self.log()}"
 
-    def wait_for_log(self, pattern: str, timeout: float = 30) -> re.Match[str]:
-        """The first match of ``pattern`` (multiline) in the log; ``AssertionError`` after
-        ``timeout`` seconds, or at once if the process has exited without it."""
-
-        def probe() -> re.Match[str] | None:
-            exited = self.process.poll() is not None  # before reading: its last words count
-            found = re.search(pattern, self.log(), re.M)
-            if found is None and exited:
-                raise AssertionError(
-                    f"{self.module} exited {self.process.returncode} before {pattern!r}\n"
-                    f"{self.details()}"
-                )
-            return found
-
-        return wait_for(
-            probe,
-            timeout=timeout,
-            what=f"{pattern!r} in the {self.module} log",
-            details=self.details,
-        )
-
-    def events(self, event: str | None = None, **fields: object) -> list[dict[str, Any]]:
+    def events(self, event: str | None = None, **fields: object) -> list[Record]:
         """The JSON log records (``LOG_FORMAT=json``) of ``event``, or all with None, whose
         fields equal ``fields``."""
-        return [
-            record
-            for record in records(self.log())
-            if (event is None or record.get("event") == event)
-            and all(record.get(key) == value for key, value in fields.items())
-        ]
+        return events(self.log(), event, **fields)
 
-    def wait_for_event(self, event: str, timeout: float = 30, **fields: object) -> dict[str, Any]:
+    def wait_for_event(self, event: str, timeout: float = 30, **fields: object) -> Record:
         """The first record of ``event`` with ``fields``; ``AssertionError`` after
         ``timeout`` seconds, or at once if the process has exited without it."""
+        return self.wait_for_events(event, 1, timeout, **fields)[0]
 
-        def probe() -> dict[str, Any] | None:
+    def wait_for_events(
+        self, event: str, count: int, timeout: float = 30, **fields: object
+    ) -> list[Record]:
+        """The records of ``event`` with ``fields`` once there are ``count`` or more; as
+        ``wait_for_event`` otherwise."""
+
+        def probe() -> list[Record] | None:
             exited = self.process.poll() is not None  # before reading: its last words count
             found = self.events(event, **fields)
-            if not found and exited:
+            if len(found) < count and exited:
                 raise AssertionError(
-                    f"{self.module} exited {self.process.returncode} before event {event!r} "
-                    f"{fields}\n{self.details()}"
+                    f"{self.module} exited {self.process.returncode} with {len(found)} of "
+                    f"{count} event {event!r} {fields}\n{self.details()}"
                 )
-            return found[0] if found else None
+            return found if len(found) >= count else None
 
         return wait_for(
             probe,
             timeout=timeout,
-            what=f"event {event!r} {fields} in the {self.module} log",
+            what=f"{count} event {event!r} {fields} in the {self.module} log",
             details=self.details,
         )
 

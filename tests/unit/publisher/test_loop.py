@@ -4,7 +4,8 @@ import re
 import pytest
 
 from common.seams import Outgoing
-from publisher.loop import checked, next_due
+from publisher.loop import next_due
+from publisher.sources import checked
 
 
 def test_next_due_keeps_a_steady_rhythm() -> None:

@@ -180,11 +180,8 @@ def test_shutdown_drains_then_hands_back_what_is_held_then_flushes(
     future.result(10)
     assert server.calls.acked() == ["ack-1"]
     assert server.calls.nacked() == ["ack-2"]
-    steps = [
-        r.getMessage().split(": ", 1)[-1] for r in caplog.records if r.levelno == logging.DEBUG
-    ]
-    assert steps[0] == "stopped pulling"
-    assert steps[-1] == "acks, nacks and leases sent"
+    steps = [r.__dict__["fields"]["event"] for r in caplog.records if r.levelno == logging.DEBUG]
+    assert steps == ["stopped pulling", "pull threads stopped", "flushed"], "none settled"
     stuck.ack()  # after the shutdown: nothing happens
     assert server.calls.acked() == ["ack-1"]
 

@@ -84,7 +84,12 @@ def test_returning_acks_and_raising_nacks(
     assert sorted(settled.outcomes) == [("1", "acked", 1), ("2", "rejected", 5)]
     assert (dispatcher.handled, dispatcher.rejected) == (1, 1)
     (line,) = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert getattr(line, "fields", None) == {"event": "rejected", "message_id": "2"}
+    assert getattr(line, "fields", None) == {
+        "event": "rejected",
+        "message_id": "2",
+        "reason": "not a channel message",
+        "attempt": 5,
+    }
     assert "not a channel message; nacked on attempt 5 of 5: Pub/Sub now dead-letters it" in (
         line.getMessage()
     )

@@ -38,6 +38,7 @@ def test_a_channel_message_is_logged_with_its_id(caplog: pytest.LogCaptureFixtur
     assert record.fields == {  # type: ignore[attr-defined]
         "event": "received",
         "message_id": "1234",
+        "channel": 22,
         "sequence": 9,
         "sent_at": "2026-11-22T13:45:00.123Z",
     }

@@ -17,7 +17,7 @@ def test_execute() -> None:
     assert execute(Task("channel-9", "channel", note="52 News")) == "channel 52 News"
     started = time.monotonic()
     assert execute(Task("t", "spin", 0.2)).startswith("spun ")
-    assert 0.2 <= time.monotonic() - started < 2
+    assert time.monotonic() - started >= 0.2, "it spins for the time asked"
     with pytest.raises(RuntimeError, match="asked to fail"):
         execute(Task("t", "fail"))
 
