@@ -1,5 +1,7 @@
 """The live view at a rate that floods an event per receipt: 3 replicas at 1,000 msgs/s for
-60 s, a WebSocket client reading frames. Real processes on the real emulator."""
+20 s, a WebSocket client reading frames. Real processes on the real emulator. The figures
+(frame rate, the dashboard's CPU) are printed; `python -m benchmarks.dashboard` measures
+them at length."""
 
 from __future__ import annotations
 
@@ -17,13 +19,13 @@ from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.integration
 RATE = 1000
-SECONDS = 60
+SECONDS = 20
 REPLICAS = 3
 # The dashboard as the test starts it: its default frame rate and client stall time.
 DASHBOARD = DashboardConfig.from_env({"PUBSUB_EMULATOR_HOST": "localhost:1"})
 
 
-def test_a_reading_client_gets_ten_frames_a_second_and_exact_counters_at_1000_msgs_per_second(
+def test_a_reading_client_gets_frames_and_exact_counters_at_1000_msgs_per_second(
     services: Services, created_topic: str
 ) -> None:
     dashboard, port = start_dashboard(services, created_topic)

@@ -44,6 +44,9 @@ def test_every_documented_setting_on_every_service(
             **run.settings,
             "PUBSUB_EMULATOR_HOST": emulator_host,
             "PUBSUB_TOPIC": f"settings-{uuid.uuid4().hex[:8]}",
+            # Each run a shared subscription of its own: the same name on another run's
+            # topic is a provisioning conflict (exit 2, rightly).
+            "SUBSCRIPTION_ID": f"settings-shared-{uuid.uuid4().hex[:8]}",
             "DASHBOARD_LISTEN_PORT": str(free_port()),
         }
     )

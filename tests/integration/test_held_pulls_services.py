@@ -5,6 +5,7 @@ hid that a pull ended by its deadline was counted as an outage (issue 20)."""
 
 from __future__ import annotations
 
+import os
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,10 @@ from tests.support.processes import ServiceProcess
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-SILENCE_SECONDS = 65
+# Two pulls held to their deadline and their probes: what it takes for an idle pull's end
+# to be taken for an outage, if it were. HELD_PULLS_SILENCE_SECONDS=65 for the issue's
+# "a minute of silence".
+SILENCE_SECONDS = float(os.environ.get("HELD_PULLS_SILENCE_SECONDS", "25"))
 
 
 def logged_at(record: dict[str, object]) -> datetime:
@@ -81,7 +85,7 @@ def test_idle_consumers_behind_held_pulls_stay_ready_and_answer_at_once(
             data, _ = ChannelMessage(Channel(52, "News"), 1).encode()
             message_id = publisher_client.publish(topic_path(created_topic), data).result()
             published = datetime.now(UTC)
-            lines = [f"{SILENCE_SECONDS} s of silence, {proxy.deadlines_reached} pulls held"]
+            lines = [f"{SILENCE_SECONDS:g} s of silence, {proxy.deadlines_reached} pulls held"]
             for name, (process, event) in consumers.items():
                 handled = process.wait_for_event(event, message_id=message_id)
                 seconds = (logged_at(handled) - published).total_seconds()
