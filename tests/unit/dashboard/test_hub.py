@@ -81,9 +81,9 @@ async def flood(hub: Hub, per_second: int) -> None:
         await asyncio.sleep(0.002)
 
 
-def new_hub(stall_seconds: float) -> Hub:
+def new_hub(stall_seconds: float, max_replicas: int = 32) -> Hub:
     return Hub(
-        Grid(history=50),
+        Grid(history=50, max_replicas=max_replicas),
         max_clients=5,
         frames_per_second=FRAMES_PER_SECOND,
         stall_seconds=stall_seconds,
@@ -185,7 +185,9 @@ def test_a_client_whose_socket_is_full_is_dropped_when_a_frame_waits_too_long() 
             await asyncio.sleep(0.1)
 
     async def scenario() -> tuple[float, int]:
-        hub = new_hub(stall_seconds=0.5)
+        # Columns uncapped (the dashboard caps them at 32): frames big enough to fill the
+        # socket's buffers in seconds.
+        hub = new_hub(stall_seconds=0.5, max_replicas=2000)
         async with serving(hub, stall_seconds=120.0) as port:
             stuck = await asyncio.to_thread(stuck_client, port)
             flooding = asyncio.create_task(big_frames(hub))
