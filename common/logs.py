@@ -24,6 +24,7 @@ does alone (benchmarks/README.md, "Where the CPU goes").
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -129,14 +130,13 @@ class JsonFormatter(logging.Formatter):
         message = record.getMessage()
         if record.exc_info:
             message = f"{message}\n{self.formatException(record.exc_info)}"
-        moment = time.gmtime(record.created)
         fields = getattr(record, "fields", {})
         line: dict[str, Any] = {
             "severity": record.levelname,
             # Escaped as in text: a viewer that shows the decoded message (``jq -r``, a
             # log console) must not show a forged line or run an escape sequence.
             "message": escape(message),
-            "time": f"{time.strftime('%Y-%m-%dT%H:%M:%S', moment)}.{int(record.msecs):03d}Z",
+            "time": f"{_utc_second(int(record.created))}.{int(record.msecs):03d}Z",
             "logger": record.name,
             **_CONTEXT,
             **{key: escape(v) if isinstance(v, str) else v for key, v in fields.items()},
@@ -144,6 +144,12 @@ class JsonFormatter(logging.Formatter):
         # json.dumps escapes every control character; ensure_ascii the rest, and a value
         # json cannot encode is written as its str().
         return json.dumps(line, default=str)
+
+
+@functools.lru_cache(maxsize=4)
+def _utc_second(seconds: int) -> str:
+    # Lines come by the thousand a second: each second is formatted once.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 class Output(logging.StreamHandler[TextIO]):
@@ -199,6 +205,8 @@ def configure(level: str, log_format: str = "text", stream: TextIO | None = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    # Nor where a call was made from: unset, logging skips walking the stack for it.
+    logging._srcfile = None  # the HOWTO's documented switch
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # The client libraries' INFO lines are about their own plumbing; keep them out of

@@ -95,12 +95,13 @@ class Delivery:
 
     @classmethod
     def of(cls, received: Received) -> Delivery:
+        attributes = received.attributes
         return cls(
-            message_id=received.message_id,
-            data=received.data,
-            attributes=dict(received.attributes),
-            publish_time=received.publish_time,
-            delivery_attempt=received.delivery_attempt,
+            received.message_id,
+            received.data,
+            dict(attributes) if attributes else {},  # most messages have none
+            received.publish_time,
+            received.delivery_attempt,
         )
 
 

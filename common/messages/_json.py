@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
@@ -12,6 +14,11 @@ from typing import Any, TypeGuard
 def _reject_constant(token: str) -> Any:
     # NaN and Infinity are not JSON, though Python's parser accepts them by default.
     raise ValueError(f"{token} is not a JSON number")
+
+
+# Made once: ``json.loads`` with an option builds a decoder on every call, which
+# doubles the cost of a small body (benchmarks/README.md, "Where the CPU goes").
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def decode_object(data: bytes, error: type[ValueError]) -> dict[str, Any]:
@@ -25,7 +32,7 @@ def decode_object(data: bytes, error: type[ValueError]) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise error("body is not UTF-8") from None
     try:
-        body = json.loads(text, parse_constant=_reject_constant)
+        body = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         # Some of the parser's messages end in "at" already ("Invalid control character at").
         raise error(
@@ -76,5 +83,13 @@ def number_text(value: int | float) -> str:
 def utc_timestamp(moment: datetime | None = None) -> str:
     """``moment`` (default: now) in UTC as ISO 8601 with milliseconds and a ``Z``:
     ``2026-11-25T18:00:00.123Z``, the form of every timestamp the stack writes."""
-    moment = (moment or datetime.now(UTC)).astimezone(UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment is not None:
+        return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # Now: a receipt takes one per message, so the whole second is formatted once.
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    return f"{_utc_second(seconds)}.{nanos // 1_000_000:03d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _utc_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))

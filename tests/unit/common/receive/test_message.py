@@ -2,8 +2,11 @@
 
 from datetime import UTC, datetime
 
+import pytest
+from google.pubsub_v1.types import ReceivedMessage
+
 from common.receive import Received
-from tests.support.fake_pubsub import received
+from tests.support.fake_pubsub import received, received_message
 
 
 def test_a_message_reads_the_raw_protobuf() -> None:
@@ -24,3 +27,12 @@ def test_ack_and_nack_tell_whoever_settles() -> None:
     message.ack()
     message.nack()
     assert told == [(message, True), (message, False)]
+
+
+def test_the_publish_time_is_exact_to_the_microsecond() -> None:
+    pb = ReceivedMessage.pb(received_message())
+    pb.message.publish_time.FromNanoseconds(1_796_000_000_123_456_789)
+    message = Received(pb, lambda m, ack: None, 0.0)
+    assert message.publish_time == pb.message.publish_time.ToDatetime(tzinfo=UTC)
+    assert message.publish_time.microsecond == 123_456
+    assert message.publish_seconds == pytest.approx(1_796_000_000.123_456_789)
