@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # The dashboard acks at once: this only caps what a burst puts in its memory.
 FLOW_CONTROL = FlowControl(max_messages=1000, max_bytes=64 * 1024 * 1024)
+# What the feeds' receiving may take to stop on the way out (pulls ended, acks flushed).
+STOP_SECONDS = 3.0
 
 
 def declared(config: DashboardConfig, topic_id: str, host: str, suffix: str) -> types.Subscription:
@@ -198,9 +200,12 @@ class Feeds:
         futures = [feed.future for feed in self._feeds if feed.future is not None]
         for future in futures:
             future.cancel()
+        # One wait for all three, which stop together: shutdown has a budget
+        # (docs/kubernetes.md, grace periods).
+        deadline = time.monotonic() + STOP_SECONDS
         for future in futures:
             try:
-                future.result(timeout=3.0)
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
             except Exception as exc:  # reported where it ended receiving
                 log.debug("feed ended with %s", exc)
             self._provisioner.delete_subscription(future.subscription)

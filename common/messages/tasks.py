@@ -2,7 +2,7 @@
 
 A task message is UTF-8 JSON, for example::
 
-    {"task_id": "task-000042", "kind": "primes", "size": 250000}
+    {"task_id": "task-000042", "kind": "primes", "size": 250000.0}
 
 Kinds:
   primes   count the primes below ``size`` by trial division: CPU-bound, seconds at most
