@@ -24,7 +24,6 @@ does alone (benchmarks/README.md, "Where the CPU goes").
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
@@ -32,6 +31,8 @@ import sys
 import threading
 import time
 from typing import Any, TextIO
+
+from common.messages import utc_second
 
 LOG_FORMATS = ("text", "json")
 # Control characters (C0, DEL, C1), Unicode's own line and paragraph separators, and the
@@ -136,7 +137,7 @@ class JsonFormatter(logging.Formatter):
             # Escaped as in text: a viewer that shows the decoded message (``jq -r``, a
             # log console) must not show a forged line or run an escape sequence.
             "message": escape(message),
-            "time": f"{_utc_second(int(record.created))}.{int(record.msecs):03d}Z",
+            "time": f"{utc_second(int(record.created))}.{int(record.msecs):03d}Z",
             "logger": record.name,
             **_CONTEXT,
             **{key: escape(v) if isinstance(v, str) else v for key, v in fields.items()},
@@ -144,12 +145,6 @@ class JsonFormatter(logging.Formatter):
         # json.dumps escapes every control character; ensure_ascii the rest, and a value
         # json cannot encode is written as its str().
         return json.dumps(line, default=str)
-
-
-@functools.lru_cache(maxsize=4)
-def _utc_second(seconds: int) -> str:
-    # Lines come by the thousand a second: each second is formatted once.
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 class Output(logging.StreamHandler[TextIO]):

@@ -19,6 +19,7 @@ from google.api_core import exceptions
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
+from common.health import Beat
 from common.logs import fields
 from common.outage import ADMIN_CALL_TIMEOUT_SECONDS, UNAVAILABLE, call_until_ready
 from common.reconcile import ProvisioningConflict, reconcile_subscription, reconcile_topic
@@ -29,8 +30,7 @@ log = logging.getLogger(__name__)
 # A delete on the way out gets one short try: shutdown has a budget, and an owned
 # subscription expires on its own (resources.OWNED_TTL).
 DELETE_TIMEOUT_SECONDS = 2.0
-Beat = Callable[[str], None]
-__all__ = ["Beat", "Provisioner", "ProvisioningConflict"]
+__all__ = ["Provisioner", "ProvisioningConflict"]
 
 
 class Provisioner:

@@ -7,8 +7,9 @@ failed or are still unresolved when the service stops.
 
 A message Pub/Sub would refuse never reaches the client (``check``): real Pub/Sub refuses
 a whole publish request for one such message, failing the others batched with it, and
-the client, refusing one too large itself, keeps its flow-control reservation: measured,
-one message of 9,999,990 bytes made every later publish fail for flow control.
+the client, refusing one too large itself, keeps its flow-control reservation, so every
+later publish fails for flow control (benchmarks/README.md, "Measured behaviour behind
+the code").
 """
 
 from __future__ import annotations

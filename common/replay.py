@@ -5,9 +5,10 @@ before it as acknowledged, and those after it as not: Pub/Sub delivers them agai
 What it can reach: on Google Cloud, the topic's retained messages
 (``message_retention_duration``, ``common.resources.topic``; a subscription can then be
 sought back to before it existed), else only what the subscription itself retains.
-The emulator (0.8.20, measured: docs/operations.md, "Replay") behaves otherwise: a
-subscription created on a topic that retains messages receives them at once, and a seek
-reaches every message a subscription was sent, acked or not.
+The emulator (0.8.20, measured: docs/operations.md, "Late joiners and replay") behaves
+otherwise: a subscription created on a topic that retains messages receives them at
+once, and with that retention a seek reaches every message, acked or not; without it,
+none that was acked.
 
 A replayed message is a redelivery to the handler: the same message ID, again.
 """

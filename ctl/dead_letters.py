@@ -1,8 +1,9 @@
 """``dead-letters list`` and ``show ID``: what is parked in the dead-letter subscription.
 
-Pub/Sub gives a dead letter a new message ID and the attributes below; it keeps the
-original's data and attributes, but not its ID nor why the handler refused it (the
-replica logged that: event ``rejected``, at the original's publish time). Looking takes
+Pub/Sub gives a dead letter a new message ID and attributes of its own
+(``common.messages.dead_letters``); it keeps the original's data and attributes, but not
+its ID nor why the handler refused it (the replica logged that: event ``rejected``, at
+the original's publish time). Looking takes
 every dead letter in hand for a moment and hands it back: nothing is acked.
 """
 
@@ -11,20 +12,16 @@ from __future__ import annotations
 import base64
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from google.pubsub_v1 import types
 
 from common.logs import escape
+from common.messages import dead_letters
 from ctl.holding import Holder
 from ctl.output import FAILED, Result, preview, table
 
-PREFIX = "CloudPubSubDeadLetter"
-SOURCE_SUBSCRIPTION = "CloudPubSubDeadLetterSourceSubscription"
-SOURCE_PROJECT = "CloudPubSubDeadLetterSourceSubscriptionProject"
-DELIVERY_COUNT = "CloudPubSubDeadLetterSourceDeliveryCount"
-PUBLISH_TIME = "CloudPubSubDeadLetterSourceTopicPublishTime"
 # How long a look waits for more dead letters once a pull brings none.
 LOOK_IDLE_SECONDS = 1.0
 
@@ -75,29 +72,16 @@ def parse(received: types.ReceivedMessage) -> DeadLetter:
     """A pulled dead letter; any attribute may be missing or malformed (None then)."""
     message = received.message
     attributes = dict(message.attributes)
-    count = attributes.get(DELIVERY_COUNT, "")
+    published = dead_letters.published_at(attributes)
     return DeadLetter(
         dead_letter_id=message.message_id,
         dead_lettered_at=message.publish_time,
-        source_subscription=attributes.get(SOURCE_SUBSCRIPTION),
-        attempts=int(count) if count.isdigit() and len(count) < 10 else None,
-        published_at=publish_time(attributes.get(PUBLISH_TIME)),
+        source_subscription=dead_letters.source_subscription(attributes),
+        attempts=dead_letters.attempts(attributes),
+        published_at=published.isoformat(timespec="milliseconds") if published else None,
         data=bytes(message.data),
-        attributes={k: v for k, v in attributes.items() if not k.startswith(PREFIX)},
+        attributes=dead_letters.own_attributes(attributes),
     )
-
-
-def publish_time(text: str | None) -> str | None:
-    """The original's publish time in RFC 3339: Pub/Sub gives milliseconds since the
-    epoch (the emulator) or RFC 3339 already; None when missing or neither."""
-    if not text:
-        return None
-    if text.isdigit() and len(text) < 16:
-        return datetime.fromtimestamp(int(text) / 1000, UTC).isoformat(timespec="milliseconds")
-    try:
-        return datetime.fromisoformat(text).isoformat()
-    except ValueError:
-        return None
 
 
 def look(holder: Holder, stop: threading.Event, wanted: str | None = None) -> list[DeadLetter]:

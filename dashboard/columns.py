@@ -14,11 +14,12 @@ Status: ``joined`` while heard from; ``silent`` when nothing came for ``SILENT_A
 announcement intervals (a replica killed, frozen or cut off); ``left`` once its session
 said so. A new session (a replica restarted in place, same subscription) joins again.
 
-Anyone who may publish to the receipts topic can forge receipts: 20,000 invented
-replicas once made 20,000 columns and 9.5 MB frames. So there are ``limit`` columns at
-most (the least recently heard goes first: a real replica evicted by a flood is back at
-its next announcement), and a receipt's ``every`` counts for ``MAX_EVERY_SECONDS`` at most,
-so no receipt keeps a column joined for longer than a real replica's would.
+Anyone who may publish to the receipts topic can forge receipts: invented replicas once
+made as many columns and frames of megabytes (benchmarks/README.md, "Measured behaviour
+behind the code"). So there are ``limit`` columns at most (the least recently heard goes
+first: a real replica evicted by a flood is back at its next announcement), and a
+receipt's ``every`` counts for ``MAX_EVERY_SECONDS`` at most, so no receipt keeps a column
+joined for longer than a real replica's would.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The dashboard's TCP connections: a few per client address, and none left idle.
 
 uvicorn closes a keep-alive connection that stays idle after a response, but not one that
-never completes a request: 1,100 sockets opened and left silent took every file
-descriptor (the container's limit is 1,024), ``/healthz`` with them, and none was closed
-in 65 s. So each connection here is counted against its client address (at most
+never completes a request: sockets opened and left silent took every file descriptor,
+``/healthz`` with them, and none was closed (benchmarks/README.md, "Measured behaviour
+behind the code"). So each connection here is counted against its client address (at most
 ``max_connections_per_address`` open at once, HTTP and WebSocket alike; one more is
 closed at once), and an HTTP connection with no request in progress for
 ``idle_timeout_seconds`` is closed, however many bytes of an unfinished request it has

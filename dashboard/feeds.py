@@ -104,7 +104,6 @@ class Feeds:
         ]
         self._waiting = "starting"  # why the feeds are not receiving yet, while they wait
         self._last_turn = time.monotonic()
-        self.ready = threading.Event()
 
     def run(self) -> None:
         """The feeds' thread: provision and subscribe, then watch until the stop event."""
@@ -123,7 +122,6 @@ class Feeds:
             log.info("stopped before subscribing", extra=fields(event="stopped before subscribing"))
             return
         self._waiting = ""
-        self.ready.set()
         while not self._stop.wait(HEARTBEAT_INTERVAL_SECONDS):
             self._last_turn = time.monotonic()
 
@@ -160,9 +158,6 @@ class Feeds:
             return self._waiting
         futures = [feed.future for feed in self._feeds if feed.future is not None]
         return next((reason for future in futures if (reason := future.not_ready)), "")
-
-    def healthy(self) -> bool:
-        return not self.not_ready()
 
     def _on_message(self, delivery: Delivery) -> None:
         log.debug(

@@ -50,7 +50,6 @@ class Client:
         # The grid revision this client was last sent; None: it is owed a snapshot.
         self.sent: int | None = None
         self.sent_at = 0.0
-        self.frames = 0
         self.wake = asyncio.Event()
         self.close_with: Close | None = None
 
@@ -156,7 +155,6 @@ class Hub:
             except Exception:  # the peer has gone; the route's receive loop sees it too
                 return
             client.sent, client.sent_at = revision, now
-            client.frames += 1
             self.frames_sent += 1
 
     def track(self, sender: asyncio.Task[None]) -> None:

@@ -1,11 +1,8 @@
 """Dead letters linked to the messages they were. Pure: no I/O, no clock.
 
-Pub/Sub gives a dead-lettered message a new ID and keeps nothing of the old one: on the
-emulator (0.8.20, measured) it carries the original data and attributes plus
-``CloudPubSubDeadLetterSourceSubscription`` (the subscription ID that gave up on it),
-``...SourceSubscriptionProject``, ``...SourceDeliveryCount`` and
-``...SourceTopicPublishTime`` (the original's publish time, in milliseconds). Google's
-documentation lists the same attributes.
+Pub/Sub gives a dead-lettered message a new ID and keeps nothing of the old one but
+the original data and attributes, the subscription that gave up on it and the
+original's publish time, to the millisecond (``common.messages.dead_letters``).
 
 So the link is made here, from what the dashboard saw: each message it sees published
 leaves a fingerprint (a hash of its data and attributes, and its publish time); each
@@ -24,10 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-PREFIX = "CloudPubSubDeadLetter"
-SOURCE_SUBSCRIPTION = "CloudPubSubDeadLetterSourceSubscription"
-DELIVERY_COUNT = "CloudPubSubDeadLetterSourceDeliveryCount"
-PUBLISH_TIME = "CloudPubSubDeadLetterSourceTopicPublishTime"
+from common.messages import dead_letters
+
 # The dead letters the page lists, newest last.
 MAX_SHOWN = 10
 # Rejected messages awaiting their dead letter, across all replicas.
@@ -47,25 +42,18 @@ def fingerprint(
 ) -> Fingerprint:
     """The fingerprint of a message as published, or (its dead-letter attributes left
     out) as dead-lettered."""
-    own = tuple(sorted((k, v) for k, v in attributes.items() if not k.startswith(PREFIX)))
+    own = tuple(sorted(dead_letters.own_attributes(attributes).items()))
     return Fingerprint(hash((data, own)), millis(publish_time))
 
 
 def millis(moment: datetime | None) -> int | None:
-    """Milliseconds since the epoch, truncated (no float rounding); None for None."""
+    """Milliseconds since the epoch, truncated (no float rounding); None for None, and for
+    a time whose UTC is outside datetime's range (year 1 or 9999 shifted past UTC)."""
     if moment is None:
         return None
-    return calendar.timegm(moment.utctimetuple()) * 1000 + moment.microsecond // 1000
-
-
-def parse_millis(text: str | None) -> int | None:
-    """An RFC 3339 timestamp (``2026-11-30T22:51:23.502Z``) in milliseconds; None if not one."""
-    if not text:
-        return None
     try:
-        moment = datetime.fromisoformat(text)
-        return millis(moment) if moment.tzinfo is not None else None
-    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted past UTC
+        return calendar.timegm(moment.utctimetuple()) * 1000 + moment.microsecond // 1000
+    except OverflowError:
         return None
 
 
@@ -112,13 +100,11 @@ class DeadLetters:
         self, dead_letter_id: str, data: bytes, attributes: Mapping[str, str], revision: int
     ) -> DeadLetter:
         """A dead letter: linked to its message when its rejection was seen."""
-        subscription = attributes.get(SOURCE_SUBSCRIPTION)
-        count = attributes.get(DELIVERY_COUNT, "")
-        # isdigit() alone takes "²", which int() refuses.
-        attempts = int(count) if count.isascii() and count.isdigit() and len(count) < 10 else None
+        subscription = dead_letters.source_subscription(attributes)
+        attempts = dead_letters.attempts(attributes)
         message_id = None
         if subscription is not None:
-            published_ms = parse_millis(attributes.get(PUBLISH_TIME))
+            published_ms = millis(dead_letters.published_at(attributes))
             content = fingerprint(data, attributes, None).content
             message_id = self._take((content, subscription), published_ms)
         letter = DeadLetter(dead_letter_id, message_id, subscription, attempts)

@@ -97,9 +97,6 @@ class AddressCounts:
         if count < self.limit:
             self.refusing.discard(address)
 
-    def total(self) -> int:
-        return sum(self.counts.values())
-
 
 @dataclass
 class TokenBucket:

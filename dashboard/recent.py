@@ -12,7 +12,8 @@ class Recent(Generic[V]):
     """The last ``size`` keys added, each with a value; adding one more forgets the oldest.
 
     Memory is bounded whatever the rate: at 1,000 messages a second, 65,536 keys remember
-    a message for about a minute; the grid's, with what it keeps of each, take about 21 MB.
+    a message for about a minute; the grid's, with what it keeps of each, take about 21 MB
+    (benchmarks/README.md, "Live view").
     """
 
     def __init__(self, size: int) -> None:

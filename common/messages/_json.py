@@ -87,9 +87,11 @@ def utc_timestamp(moment: datetime | None = None) -> str:
         return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     # Now: a receipt takes one per message, so the whole second is formatted once.
     seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
-    return f"{_utc_second(seconds)}.{nanos // 1_000_000:03d}Z"
+    return f"{utc_second(seconds)}.{nanos // 1_000_000:03d}Z"
 
 
 @functools.lru_cache(maxsize=4)
-def _utc_second(seconds: int) -> str:
+def utc_second(seconds: int) -> str:
+    """A whole second since the epoch as ``2026-11-25T18:00:00``, UTC; the last few are
+    kept, as lines and receipts come by the thousand a second."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))

@@ -27,7 +27,6 @@ class Counts:
         self.observer: Observer = UNOBSERVED
         self._lock = threading.Lock()  # several pull threads add at once
         self.received = 0  # pulled and handed to the callback
-        self.received_bytes = 0
         self.acked = 0
         self.nacked = 0  # by the callback, or handed back at shutdown
         self.let_go = 0  # held past max_lease_seconds, handed back
@@ -35,10 +34,9 @@ class Counts:
         self.pull_failures = 0  # pulls that failed (an empty answer is not a failure)
         self.ack_failures = 0  # Acknowledge and ModifyAckDeadline calls that failed
 
-    def pulled(self, count: int, size: int) -> None:
+    def pulled(self, count: int) -> None:
         with self._lock:
             self.received += count
-            self.received_bytes += size
 
     def pull_failed(self) -> None:
         with self._lock:

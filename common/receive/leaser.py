@@ -113,12 +113,11 @@ class Leaser:
         """Seconds until the next round: a random share of the lease (``WAKE_SHARE``)."""
         return self.lease_seconds * self._rng.uniform(*WAKE_SHARE)
 
-    def renew(self, horizon: float | None = None) -> None:
+    def renew(self) -> None:
         """One round: let go what is past ``max_lease_seconds``; renew every lease that
-        would lapse within ``horizon`` seconds (by default the longest wait until the next
-        round, plus ``RENEW_MARGIN_SECONDS``)."""
-        if horizon is None:
-            horizon = self.lease_seconds * WAKE_SHARE[1] + RENEW_MARGIN_SECONDS
+        would lapse before the longest wait until the next round is over, plus
+        ``RENEW_MARGIN_SECONDS``."""
+        horizon = self.lease_seconds * WAKE_SHARE[1] + RENEW_MARGIN_SECONDS
         now = self._clock()
         overdue: list[Received] = []
         renewed: list[str] = []

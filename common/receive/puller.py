@@ -149,7 +149,7 @@ class Puller:
             return
         size = sum(len(pb.message.data) for pb in pulled)
         self._flow.pulled(wanted, len(pulled), size)
-        self.counts.pulled(len(pulled), size)
+        self.counts.pulled(len(pulled))
         self.counts.observer.operation("pull", self._clock() - began, None)
         self._proved_at = self._clock()
         self.outage.succeeded()

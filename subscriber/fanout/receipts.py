@@ -27,8 +27,7 @@ from typing import Literal
 
 from google.cloud import pubsub_v1
 
-from common.messages import CONTENT_TYPE
-from common.messages._json import utc_timestamp
+from common.messages import CONTENT_TYPE, utc_timestamp
 from common.messages.receipts import (
     Announcement,
     Handled,

@@ -45,7 +45,7 @@ from subscriber.sink.schema import MigrationSet, project_migrations
 log = logging.getLogger(__name__)
 
 # A statement stuck longer than this (a lock, a hung server) fails and is retried,
-# rather than stalling the sink's loop, its heartbeat and its lease renewals.
+# rather than stalling the sink's loop and its heartbeat.
 STATEMENT_TIMEOUT_MS = 30_000
 
 INSERT_REJECT = """
@@ -165,7 +165,8 @@ def connection_settings(config: DatabaseConfig, user: str, password: str | None)
         "connect_timeout": config.connect_timeout_seconds,
         "application_name": "pubsub-fanout-sink",
         "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-        # A peer that vanished without closing (a lost host) is noticed in ~25 s.
+        # A peer that vanished without closing (a lost host) is noticed after 10 s idle and
+        # 3 unanswered probes 5 s apart (benchmarks/README.md, "Measured behaviour ...").
         "keepalives": 1,
         "keepalives_idle": 10,
         "keepalives_interval": 5,
@@ -196,7 +197,7 @@ class Store:
         config = self._config
         check_resolvable(config.host, config.connect_timeout_seconds)
         runtime = connection_settings(config, config.user, config.password)
-        if config.migration_user is None or config.migration_user == config.user:
+        if config.migrates_as == config.user:
             connection = psycopg.connect(autocommit=True, **runtime)
             try:
                 migrate(connection, self._migrations)
@@ -204,7 +205,7 @@ class Store:
                 connection.close()
                 raise
         else:
-            owner = connection_settings(config, config.migration_user, config.migration_password)
+            owner = connection_settings(config, config.migrates_as, config.migration_password)
             with psycopg.connect(autocommit=True, **owner) as migrating:
                 migrate(migrating, self._migrations, runtime_role=config.user)
             connection = psycopg.connect(autocommit=True, **runtime)

@@ -3,7 +3,7 @@
 PostgreSQL's ``statement_timeout`` is the server's: a server that stops answering (its
 process stopped, its machine frozen) answers no timeout either, and its kernel still
 acknowledges TCP, so keepalives notice nothing. A call made on the sink's loop would then
-block it for as long as the server is gone: its heartbeat, its lease renewals, its log
+block it for as long as the server is gone: its heartbeat, its batches, its log
 (benchmarks/README.md, "Measured behaviour behind the code").
 
 So the loop hands each call to a worker thread and polls it. ``waited`` tells it how long
