@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any, NoReturn, Self, TypeAlias
 
@@ -65,8 +65,8 @@ class HeldPullProxy:
     REPULL_INTERVAL_SECONDS later. It is answered as soon as messages come; else it ends
     with DEADLINE_EXCEEDED just before the caller's deadline, or is answered empty after
     ``hold_cap`` seconds (a pull without a deadline, or with a longer one; ValueError
-    unless > 0). ``return_immediately`` is honoured. ``pulls_open`` and
-    ``deadlines_reached`` let a test wait on the proxy's state.
+    unless > 0). ``return_immediately`` is honoured. ``pulls_open``, ``upstream_open``
+    and ``deadlines_reached`` let a test wait on the proxy's state.
     """
 
     def __init__(self, upstream: str, *, hold_cap: float = HOLD_CAP_SECONDS) -> None:
@@ -79,6 +79,7 @@ class HeldPullProxy:
         self._pull: _Pull = self._channel.unary_unary(PULL_METHOD)
         self._lock = threading.Lock()
         self._pulls_open = 0
+        self._upstream_open = 0
         self._deadlines_reached = 0
         self._host: str | None = None
 
@@ -94,6 +95,16 @@ class HeldPullProxy:
         """How many unary pulls the proxy has open now (not answered yet)."""
         with self._lock:
             return self._pulls_open
+
+    @property
+    def upstream_open(self) -> int:
+        """How many pulls the proxy has open upstream now, for its callers."""
+        with self._lock:
+            return self._upstream_open
+
+    def _upstream(self, change: int) -> None:
+        with self._lock:
+            self._upstream_open += change
 
     @property
     def deadlines_reached(self) -> int:
@@ -125,7 +136,7 @@ class HeldPullProxy:
 
     def held_pull(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         """One caller's Pull (``request``: a serialized PullRequest), answered or held."""
-        caller = _Caller(context, self._pull, request)
+        caller = _Caller(context, self._pull, request, self._upstream)
         remaining = context.time_remaining() - DEADLINE_MARGIN_SECONDS
         to_deadline = remaining <= self._hold_cap
         hold_until = time.monotonic() + min(remaining, self._hold_cap)
@@ -211,11 +222,18 @@ class _Caller:
     """A held pull's caller and its request; the upstream pull in flight is cancelled as
     soon as the caller ends."""
 
-    def __init__(self, context: grpc.ServicerContext, pull: _Pull, request: bytes) -> None:
+    def __init__(
+        self,
+        context: grpc.ServicerContext,
+        pull: _Pull,
+        request: bytes,
+        upstream: Callable[[int], None],
+    ) -> None:
         self.context = context
         self.request = request
         self.metadata = _forwardable(context.invocation_metadata())
         self._pull = pull
+        self._count_upstream = upstream
         self._ended = threading.Event()
         self._lock = threading.Lock()
         self._in_flight: grpc.Future[bytes] | None = None
@@ -256,8 +274,14 @@ class _Caller:
                 self.request, timeout=wait + UPSTREAM_SLACK_SECONDS, metadata=self.metadata
             )
             self._in_flight = self.upstream = future
+            self._count_upstream(1)
         done = threading.Event()
-        future.add_done_callback(lambda _: done.set())
+
+        def finished(_: grpc.Future[bytes]) -> None:
+            self._count_upstream(-1)
+            done.set()
+
+        future.add_done_callback(finished)
         if not done.wait(wait):
             future.cancel()  # no-op if its answer came meanwhile: then it is kept
         with self._lock:
