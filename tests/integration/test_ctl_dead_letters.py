@@ -167,7 +167,11 @@ def test_a_republish_killed_half_way_loses_nothing_and_a_rerun_finishes_it(
     # One dead letter at a time: at most the one in hand when killed, confirmed but not
     # acked (its log line may not have been written yet), goes out twice.
     assert len(repeated) <= 1, repeated
-    assert {r["dead_letter_id"] for r in rerun["republished"]} == set(letters) - acked
+    # The rerun does the rest; the one in hand may also have been acked before its log
+    # line was written (then the rerun has nothing to do for it).
+    again = {r["dead_letter_id"] for r in rerun["republished"]}
+    assert again <= set(letters) - acked
+    assert len(set(letters) - acked - again) <= 1, set(letters) - acked - again
     remaining = ctl_json(emulator_host, topic, "dead-letters", "list")["dead_letters"]
     assert remaining == []
     print(
