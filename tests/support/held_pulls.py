@@ -7,7 +7,8 @@ pull empty shortly before the deadline (tests/README.md, "Support"), which hides
 takes a pull's DEADLINE_EXCEEDED for an outage. Between a service and the emulator
 (``PUBSUB_EMULATOR_HOST=proxy.host``), this proxy makes idle pulls end as on Google Cloud.
 Every other RPC, unary or streaming (StreamingPull too), is forwarded as raw bytes with
-its metadata both ways, its deadline, and its status code, details and trailing metadata.
+its metadata both ways, its deadline, and its status code, details and trailing metadata
+(``tests.support.forwarding``).
 
     with HeldPullProxy(emulator_host) as proxy:
         services = Services(proxy.host, tmp_path)   # or PUBSUB_EMULATOR_HOST=proxy.host
@@ -20,10 +21,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
-from typing import Any, NoReturn, Self, TypeAlias
+from typing import Any, Self, TypeAlias
 
 import grpc
 from google.pubsub_v1.types import PullRequest
+
+from tests.support.forwarding import UNLIMITED, end_as, forward, forwardable
 
 PULL_METHOD = "/google.pubsub.v1.Subscriber/Pull"
 # After an early empty answer from upstream, a held pull asks again this much later.
@@ -41,14 +44,7 @@ DEADLINE_TOLERANCE_SECONDS = 0.5
 # A held pull or a forwarded call takes a handler thread while it lasts: enough for
 # several services with a few pull threads and streams each. Threads are made when needed.
 MAX_WORKERS = 128
-# gRPC gives a call without a deadline about 9.2e18 s remaining.
-_NO_DEADLINE_SECONDS = 1e9
-# The client's and the emulator's own limits apply: the proxy adds none.
-_UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
-# The proxy's channel sends its own user agent: gRPC ignores one given as metadata.
-_NOT_FORWARDED = {"user-agent"}
 
-_Metadata = tuple[tuple[str, str | bytes], ...]
 _Pull: TypeAlias = "grpc.UnaryUnaryMultiCallable[bytes, bytes]"  # generic in the stubs only
 
 
@@ -74,9 +70,9 @@ class HeldPullProxy:
             raise ValueError(f"hold_cap must be over 0 seconds, not {hold_cap}")
         self._hold_cap = hold_cap
         self._executor = futures.ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="held-pulls")
-        self._server = grpc.server(self._executor, handlers=[_Router(self)], options=_UNLIMITED)
-        self._channel = grpc.insecure_channel(upstream, options=_UNLIMITED)
-        self._pull: _Pull = self._channel.unary_unary(PULL_METHOD)
+        self._server = grpc.server(self._executor, handlers=[_Router(self)], options=UNLIMITED)
+        self.channel = grpc.insecure_channel(upstream, options=UNLIMITED)  # to the emulator
+        self._pull: _Pull = self.channel.unary_unary(PULL_METHOD)
         self._lock = threading.Lock()
         self._pulls_open = 0
         self._upstream_open = 0
@@ -125,7 +121,7 @@ class HeldPullProxy:
         """Cancel every call in flight, wait for their handlers, close the upstream channel."""
         self._server.stop(grace=None).wait()
         self._executor.shutdown(wait=True)
-        self._channel.close()
+        self.channel.close()
 
     def __enter__(self) -> Self:
         self.start()
@@ -172,32 +168,6 @@ class HeldPullProxy:
             with self._lock:
                 self._pulls_open -= 1
 
-    def forward(
-        self, method: str, requests: Iterator[bytes], context: grpc.ServicerContext
-    ) -> Iterator[bytes]:
-        """Any RPC as a stream both ways (a unary one is a stream of one), in raw bytes."""
-        multicallable: grpc.StreamStreamMultiCallable[bytes, bytes]
-        multicallable = self._channel.stream_stream(method)
-        call = multicallable(
-            _until_ended(requests),
-            timeout=_timeout(context),
-            metadata=_forwardable(context.invocation_metadata()),
-        )
-
-        def cancel() -> None:
-            call.cancel()
-
-        context.add_callback(cancel)
-        try:
-            # Upstream's headers come with its first answer, or with its status.
-            context.send_initial_metadata(call.initial_metadata() or ())
-            yield from call
-        except grpc.RpcError:
-            if context.is_active():  # else the caller has gone: nobody reads a status
-                _end_as(context, call)
-            return
-        context.set_trailing_metadata(call.trailing_metadata() or ())
-
 
 class _Router(grpc.GenericRpcHandler):
     """Pull to the proxy's hold; every other method forwarded, whatever its service."""
@@ -210,7 +180,7 @@ class _Router(grpc.GenericRpcHandler):
         if method == PULL_METHOD:
             return grpc.unary_unary_rpc_method_handler(proxy.held_pull)
         return grpc.stream_stream_rpc_method_handler(
-            lambda requests, context: proxy.forward(method, requests, context)
+            lambda requests, context: forward(proxy.channel, method, requests, context)
         )
 
 
@@ -231,7 +201,7 @@ class _Caller:
     ) -> None:
         self.context = context
         self.request = request
-        self.metadata = _forwardable(context.invocation_metadata())
+        self.metadata = forwardable(context.invocation_metadata())
         self._pull = pull
         self._count_upstream = upstream
         self._ended = threading.Event()
@@ -295,29 +265,4 @@ class _Caller:
         except grpc.RpcError:
             if future.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                 return b""
-            _end_as(self.context, future)
-
-
-def _end_as(context: grpc.ServicerContext, upstream: grpc.Call) -> NoReturn:
-    """End the caller's call with the upstream call's status (raises, as ``abort`` does)."""
-    context.set_trailing_metadata(upstream.trailing_metadata() or ())
-    context.abort(upstream.code(), upstream.details() or "")
-
-
-def _until_ended(requests: Iterator[bytes]) -> Iterator[bytes]:
-    """The caller's requests until it half-closes or goes away. Going away cancels the
-    upstream call (``forward``), so gRPC's request thread has no error to log."""
-    try:
-        yield from requests
-    except grpc.RpcError:
-        return
-
-
-def _timeout(context: grpc.RpcContext) -> float | None:
-    """The caller's time left in seconds, for the upstream call; None without a deadline."""
-    remaining = context.time_remaining()
-    return None if remaining > _NO_DEADLINE_SECONDS else remaining
-
-
-def _forwardable(metadata: _Metadata) -> _Metadata:
-    return tuple((key, value) for key, value in metadata if key not in _NOT_FORWARDED)
+            end_as(self.context, future)

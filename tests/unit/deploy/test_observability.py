@@ -16,6 +16,7 @@ import yaml
 from common.metrics import names
 from tests.conftest import unavailable
 from tests.support import ROOT
+from tests.support.tools import kustomize
 
 FOLDER = ROOT / "deploy/observability"
 DASHBOARD = FOLDER / "grafana/dashboards/pubsub-fanout.json"
@@ -169,16 +170,9 @@ def test_the_dashboard_reads_the_provisioned_prometheus() -> None:
 
 
 def rendered(overlay: str) -> list[dict[str, Any]]:
-    if shutil.which("kubectl") is None:
-        unavailable("rendering the manifests needs kubectl (it ships with the Google Cloud CLI)")
-    result = subprocess.run(
-        ["kubectl", "kustomize", str(ROOT / "deploy/kubernetes/overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    # kubectl from the development lock, as every test that renders the overlays has it.
+    text = kustomize(ROOT / "deploy/kubernetes/overlays" / overlay)
+    return [doc for doc in yaml.safe_load_all(text) if doc]
 
 
 def workloads(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
