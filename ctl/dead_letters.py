@@ -3,8 +3,8 @@
 Pub/Sub gives a dead letter a new message ID and attributes of its own
 (``common.messages.dead_letters``); it keeps the original's data and attributes, but not
 its ID nor why the handler refused it (the replica logged that: event ``rejected``, at
-the original's publish time). Looking takes
-every dead letter in hand for a moment and hands it back: nothing is acked.
+the original's publish time). Looking takes every dead letter in hand for a moment and
+hands it back: nothing is acked.
 """
 
 from __future__ import annotations
