@@ -4,7 +4,8 @@
 In order, on one stack: every service's target is up and every rule loaded; each
 replica's counters equal what its log says it handled; a replica killed with SIGKILL
 makes ReplicaSilent fire within its ``for:`` plus one scrape interval, its scrape
-timeout and one evaluation interval: the next scrape fails, the next evaluation sees it.
+timeout and one evaluation interval: its next scrape fails, or is overdue if discovery
+dropped it first, and the next evaluation sees it.
 """
 
 from __future__ import annotations
