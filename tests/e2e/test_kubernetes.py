@@ -143,8 +143,20 @@ def test_pods_run_as_the_manifests_say(played: Played, service: str) -> None:
         denied = podman("exec", container, "touch", "/probe", check=False)
         assert "Read-only file system" in denied, denied
         # The liveness probe, as podman's health check: the image's own health command.
-        health = podman("healthcheck", "run", container, check=False).strip()
-        assert health == "", f"{container}: {health}\n{played.logs(container)}"
+        # A pod may have started a moment ago, before its first heartbeat: Kubernetes
+        # restarts it only after failureThreshold failures, periodSeconds apart.
+        probe = spec["template"]["spec"]["containers"][0]["livenessProbe"]
+        wait_for(
+            partial(healthy, container),
+            timeout=probe["failureThreshold"] * probe["periodSeconds"],
+            interval=1,
+            what=f"{container}'s liveness probe to pass",
+            details=partial(played.logs, container),
+        )
+
+
+def healthy(container: str) -> bool:
+    return podman("healthcheck", "run", container, check=False).strip() == ""
 
 
 def test_replica_id_is_the_pod_name(played: Played) -> None:
