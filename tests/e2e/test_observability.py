@@ -194,5 +194,7 @@ def test_a_replica_killed_with_sigkill_is_reported_silent_in_time(
         f"rules every {evaluation:g}s)"
     )
     assert [a["labels"]["instance"] for a in alerts] == [instance]
-    assert seconds <= hold + scrape + timeout + evaluation + 0.5  # polled every 0.25 s
+    # Timed from before `docker kill`, which takes its own moment on a busy machine; the
+    # alerts are polled every 0.25 s.
+    assert seconds <= hold + scrape + timeout + evaluation + 1.0
     assert all(address(other) != instance for other in others)
