@@ -130,7 +130,8 @@ def replica_subscriptions(run: Played) -> list[str]:
 
 @pytest.mark.parametrize("service", ["emulator", *SERVICES])
 def test_pods_run_as_the_manifests_say(played: Played, service: str) -> None:
-    spec = deployment(played.docs, service)["spec"]
+    doc = deployment(played.docs, service)
+    spec = doc["spec"]
     containers = kube.pod_containers(service)
     assert len(containers) == spec["replicas"]
     for container in containers:
@@ -145,7 +146,7 @@ def test_pods_run_as_the_manifests_say(played: Played, service: str) -> None:
         # The liveness probe, as podman's health check: the image's own health command.
         # A pod may have started a moment ago, before its first heartbeat: Kubernetes
         # restarts it only after failureThreshold failures, periodSeconds apart.
-        probe = spec["template"]["spec"]["containers"][0]["livenessProbe"]
+        probe = kube.containers(doc)[0]["livenessProbe"]
         wait_for(
             partial(healthy, container),
             timeout=probe["failureThreshold"] * probe["periodSeconds"],
