@@ -10,6 +10,9 @@ LOCK := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL -u PIP_CON
 	--allow-unsafe --no-emit-index-url --no-emit-find-links
 # The Kubernetes run has a target of its own (make test-kubernetes): it needs podman.
 PYTEST_SELECT ?= -m "not kubernetes"
+# Test modules run on this many workers, a module on one worker whole (its stack, its
+# emulator); the tests' bounds hold on a busy 2-CPU machine. 0: one process, in order.
+PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help test test-kubernetes lint scan bench images-multiarch lock clean
@@ -17,7 +20,8 @@ PYTEST_SELECT ?= -m "not kubernetes"
 help: ## this list
 	@echo "pubsub-fanout: run the stack with 'docker compose up'; the make targets:"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "Variables: PYTEST_ARGS (e.g. PYTEST_ARGS=tests/unit), CI=1 (a missing tool fails, not skips)"
+	@echo "Variables: PYTEST_ARGS (e.g. PYTEST_ARGS=tests/unit), PYTEST_WORKERS (2; 0: one process),"
+	@echo "  CI=1 (a missing tool fails, not skips)"
 
 test: $(VENV)/.installed $(SCAN_VENV)/.installed ## lint, type-check, then unit, integration and end-to-end tests
 	@echo "==> lint and type-check"
@@ -25,7 +29,7 @@ test: $(VENV)/.installed $(SCAN_VENV)/.installed ## lint, type-check, then unit,
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	@echo "==> pytest: what this machine lacks (emulator, PostgreSQL, browser) runs from images"
-	$(BIN)/pytest $(PYTEST_SELECT) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_SELECT) $(PYTEST_ARGS)
 
 test-kubernetes: $(VENV)/.installed ## the local Kubernetes overlay played by podman (needs podman)
 	$(BIN)/pytest -m kubernetes tests/e2e/test_kubernetes.py $(PYTEST_ARGS)

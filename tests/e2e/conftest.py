@@ -6,6 +6,7 @@ checkout would, so the tests can prove the key never reaches an image.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +25,10 @@ from tests.support.compose import (
 from tests.support.containers import CHECKOUT
 
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-# Compose project names unique to this checkout (CHECKOUT): two checkouts on one Docker
-# Engine (git worktrees, CI jobs) must not take down each other's stacks.
+# Compose project names unique to this checkout (CHECKOUT) and to this pytest-xdist worker:
+# two checkouts on one Docker Engine (git worktrees, CI jobs), or two workers of one run,
+# must not take down each other's stacks.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
 def stack_for_test(
@@ -36,7 +39,8 @@ def stack_for_test(
 ) -> Stack:
     """A stack named for this checkout; skips (fails in CI) without Docker and Compose v2."""
     try:
-        return new_stack(f"{name}-{CHECKOUT}", settings, directory=directory, profiles=profiles)
+        project = f"{name}-{CHECKOUT}{WORKER}"
+        return new_stack(project, settings, directory=directory, profiles=profiles)
     except DockerUnavailable as exc:
         unavailable(f"the end-to-end tests need Docker: {exc}")
 
