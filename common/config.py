@@ -103,7 +103,8 @@ def read_dead_letter_topic(env: Mapping[str, str], topic_id: str) -> str:
     return read_resource_id(env, "DEAD_LETTER_TOPIC", f"{topic_id}-dead-letter")
 
 
-# The longest a topic retains messages (31 days), hence the furthest a replica can replay.
+# The longest a topic retains messages (31 days: common.resources), hence the furthest a
+# replica can replay.
 MAX_REPLAY_SECONDS = 31 * 86_400
 
 

@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from google.pubsub_v1 import types
 
-from common.config import PubSubConfig
+from common.config import MAX_REPLAY_SECONDS, PubSubConfig
 
 MAX_SUBSCRIPTION_ID_LENGTH = 255
 MAX_LABEL_LENGTH = 63
@@ -87,7 +87,7 @@ def subscription_id(topic_id: str, host: str, suffix: str) -> str:
 # Topic message retention Pub/Sub accepts: 10 minutes to 31 days.
 # https://cloud.google.com/pubsub/docs/topic-message-retention
 MIN_TOPIC_RETENTION = timedelta(minutes=10)
-MAX_TOPIC_RETENTION = timedelta(days=31)
+MAX_TOPIC_RETENTION = timedelta(seconds=MAX_REPLAY_SECONDS)
 
 
 def retention_covering(seconds: int) -> timedelta | None:

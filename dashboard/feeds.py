@@ -115,7 +115,7 @@ class Feeds:
                     granted,
                     feed.received,
                     flow_control=FLOW_CONTROL,
-                    recover=functools.partial(self._recover, feed),
+                    recover=functools.partial(self._provision, feed),
                     observer=metrics.consumer(granted.name),
                 )
         except ShutdownRequested:
@@ -124,9 +124,6 @@ class Feeds:
         self._waiting = ""
         while not self._stop.wait(HEARTBEAT_INTERVAL_SECONDS):
             self._last_turn = time.monotonic()
-
-    def _recover(self, feed: Feed, _stop: threading.Event) -> types.Subscription:
-        return self._provision(feed)
 
     def _waited(self, reason: str) -> None:
         self._waiting = reason

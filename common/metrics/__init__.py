@@ -16,9 +16,8 @@ histograms of per-message values are sampled (``samples``; benchmarks/README.md,
 error types; never a message ID or text from a message.
 """
 
-from common.metrics.consumer import ConsumerMetrics, consumer, watch_outage
+from common.metrics.consumer import ConsumerMetrics, consumer
 from common.metrics.roles import (
-    SinkMetrics,
     WorkQueueMetrics,
     dashboard,
     publisher,
@@ -30,7 +29,6 @@ from common.metrics.setup import MetricsPortError, configure, enabled, shutdown
 __all__ = [
     "ConsumerMetrics",
     "MetricsPortError",
-    "SinkMetrics",
     "WorkQueueMetrics",
     "configure",
     "consumer",
@@ -39,6 +37,5 @@ __all__ = [
     "publisher",
     "shutdown",
     "sink",
-    "watch_outage",
     "workqueue",
 ]

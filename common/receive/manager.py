@@ -46,9 +46,9 @@ DEFAULT_ACK_DEADLINE_SECONDS = 10
 
 DEFAULT_FLOW_CONTROL = FlowControl()
 Callback = Callable[[Received], None]
-# Provision the subscription again after Pub/Sub lost it, waiting while Pub/Sub is away;
-# given the stop event (raises ShutdownRequested once it is set); returns it as granted.
-Recover = Callable[[threading.Event], types.Subscription]
+# Provision the subscription again after Pub/Sub lost it, waiting while Pub/Sub is away
+# (raises ShutdownRequested once the service stops); returns it as granted.
+Recover = Callable[[], types.Subscription]
 
 
 class ReceiveFuture:
@@ -228,7 +228,7 @@ class _Recovery:
                 extra=fields(event="subscription gone", subscription=path),
             )
             try:
-                granted = self._recover(future._stopping)
+                granted = self._recover()
             except ShutdownRequested:
                 return
             except Exception as exc:  # a conflict with what exists, a permission: final

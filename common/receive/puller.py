@@ -71,7 +71,6 @@ class Puller:
         on_error: Callable[[Exception], None],
         probe: Callable[[], None],
         counts: Counts | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._rpc = rpc
         self.counts = counts or Counts()
@@ -82,11 +81,10 @@ class Puller:
         self._on_gone = on_gone
         self._on_error = on_error
         self._probe = probe
-        self._clock = clock
         self.outage = Outage(f"Pub/Sub (pulling from {path})")
         # Bumped by the consumer each time the subscription is provisioned again.
         self.generation = 0
-        self._proved_at = clock()
+        self._proved_at = time.monotonic()
         self._calls: set[PullCall] = set()
         self._lock = threading.Lock()
         self._threads = [
@@ -107,9 +105,9 @@ class Puller:
 
     def join(self, timeout: float) -> int:
         """Wait up to ``timeout`` seconds in all for the threads to end; how many still run."""
-        deadline = self._clock() + timeout
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(max(deadline - self._clock(), 0.0))
+            thread.join(max(deadline - time.monotonic(), 0.0))
         return sum(thread.is_alive() for thread in self._threads)
 
     def _run(self) -> None:
@@ -121,7 +119,7 @@ class Puller:
     def _pull_once(self, wanted: int) -> None:
         generation = self.generation
         pulled: Sequence[Pulled] = ()
-        began = self._clock()
+        began = time.monotonic()
         try:
             with tracing.step("pull", self._path) as span:
                 call = self._rpc.start_pull(self._path, wanted, PULL_TIMEOUT_SECONDS)
@@ -136,22 +134,22 @@ class Puller:
                         self._calls.discard(call)
                 span.set_attribute(tracing.MESSAGE_COUNT, len(pulled))
         except exceptions.DeadlineExceeded:
-            self._flow.pulled(wanted, 0, 0)
-            self.counts.observer.operation("pull", self._clock() - began, None)  # an empty answer
+            self._flow.pulled(wanted, 0, 0)  # an empty answer
+            self.counts.observer.operation("pull", time.monotonic() - began, None)
             self._empty_by_deadline()
             return
         except (Cancelled, exceptions.GoogleAPICallError) as exc:
             self._flow.pulled(wanted, 0, 0)
             if not self._stopping.is_set():  # not a pull cut short by the shutdown
                 self.counts.pull_failed()
-                self.counts.observer.operation("pull", self._clock() - began, exc)
+                self.counts.observer.operation("pull", time.monotonic() - began, exc)
             self._failed(exc, generation)
             return
         size = sum(len(pb.message.data) for pb in pulled)
         self._flow.pulled(wanted, len(pulled), size)
         self.counts.pulled(len(pulled))
-        self.counts.observer.operation("pull", self._clock() - began, None)
-        self._proved_at = self._clock()
+        self.counts.observer.operation("pull", time.monotonic() - began, None)
+        self._proved_at = time.monotonic()
         self.outage.succeeded()
         if pulled:
             self._deliver(pulled)
@@ -159,7 +157,7 @@ class Puller:
     def _empty_by_deadline(self) -> None:
         """An idle pull held to its deadline: no news, unless nothing proved Pub/Sub
         reachable for ``PROBE_SECONDS``; then a call that must answer decides."""
-        if self.outage.down is False and self._clock() - self._proved_at < PROBE_SECONDS:
+        if self.outage.down is False and time.monotonic() - self._proved_at < PROBE_SECONDS:
             return
         try:
             self._probe()
@@ -167,7 +165,7 @@ class Puller:
             if not self._stopping.is_set():
                 self._stopping.wait(self.outage.failed(f"{type(exc).__name__}: {exc}"))
             return
-        self._proved_at = self._clock()
+        self._proved_at = time.monotonic()
         self.outage.succeeded()
 
     def _failed(self, exc: Exception, generation: int) -> None:

@@ -51,7 +51,6 @@ class Dispatcher:
         max_lease_seconds: float,
         on_outcome: OutcomeListener | None = None,
         metrics: ConsumerMetrics | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._handler = handler
         self._metrics = metrics or ConsumerMetrics(subscription)
@@ -59,7 +58,6 @@ class Dispatcher:
         self._max_delivery_attempts = max_delivery_attempts
         self._max_lease_seconds = max_lease_seconds
         self._on_outcome = on_outcome
-        self._clock = clock
         # None: a thread's signal to stop.
         self._todo: queue.SimpleQueue[Received | None] = queue.SimpleQueue()
         self._stopping = False
@@ -95,7 +93,7 @@ class Dispatcher:
     def stuck(self) -> str:
         """Why the replica needs a restart: every thread held by a handler for longer
         than ``max_lease_seconds``; "" otherwise."""
-        now = self._clock()
+        now = time.monotonic()
         held = [since for since in self._busy_since if since is not None]
         cap = self._max_lease_seconds
         if len(held) == len(self._busy_since) and all(now - s > cap for s in held):
@@ -107,7 +105,7 @@ class Dispatcher:
             if self._stopping:
                 received.nack()
                 continue
-            self._busy_since[number] = self._clock()
+            self._busy_since[number] = time.monotonic()
             try:
                 self._run(received)
             finally:
@@ -117,7 +115,7 @@ class Dispatcher:
         delivery = Delivery.of(received)
         span = tracing.consuming(self._subscription, received)
         outcome: Outcome = "acked"
-        started = self._clock()
+        started = time.monotonic()
         try:
             with tracing.within(span), tracing.step("process", self._subscription):
                 # A Handler returns None; what a wrongly written one returns is checked.
@@ -137,7 +135,7 @@ class Dispatcher:
             )
         else:
             received.ack()
-        self._metrics.processed(self._clock() - started)
+        self._metrics.processed(time.monotonic() - started)
         tracing.finish(span, "ack" if outcome == "acked" else "nack")
         with self._lock:
             if outcome == "acked":

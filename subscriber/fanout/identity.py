@@ -70,8 +70,6 @@ class Claim:
         pubsub: PubSubConfig,
         replica: str,
         stop: threading.Event,
-        *,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._subscriber = subscriber
         self._stop = stop
@@ -88,8 +86,7 @@ class Claim:
         self.record.labels[BOOT_LABEL] = self.boot
         self.record.expiration_policy = types.ExpirationPolicy()  # never: see the docstring
         self.path: str = self.record.name
-        self._clock = clock
-        self._next_check = clock() + CHECK_SECONDS
+        self._next_check = time.monotonic() + CHECK_SECONDS
 
     def take(self, beat: Callable[[str], None] | None = None) -> None:
         """Claim the identity, replacing any earlier claim; waits while Pub/Sub is away
@@ -118,15 +115,15 @@ class Claim:
 
         what = f"Pub/Sub to claim replica {self.replica}"
         call_until_ready(claim, what=what, stop=self._stop, beat=beat)
-        self._next_check = self._clock() + CHECK_SECONDS
+        self._next_check = time.monotonic() + CHECK_SECONDS
 
     def check_if_due(self) -> None:
         """Every ``CHECK_SECONDS``: raise ``IdentityTaken`` if another process holds the
         claim now. A claim gone with Pub/Sub's state (an emulator restart) is taken again
         when the replica provisions; a check that cannot reach Pub/Sub waits for the next."""
-        if self._clock() < self._next_check:
+        if time.monotonic() < self._next_check:
             return
-        self._next_check = self._clock() + CHECK_SECONDS
+        self._next_check = time.monotonic() + CHECK_SECONDS
         try:
             holder = self._holder(ADMIN_CALL_TIMEOUT_SECONDS)
         except exceptions.GoogleAPICallError as exc:

@@ -147,7 +147,7 @@ class Replica:
             flow_control=self._config.flow_control,
             pull_threads=self._config.pull_threads,
             drain_seconds=DRAIN_SECONDS,
-            recover=lambda stop: self._provision(),
+            recover=self._provision,
             observer=self._metrics,
         )
         if self._receipts is not None:

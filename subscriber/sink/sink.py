@@ -146,7 +146,7 @@ class Sink:
             self._storing.add,
             flow_control=self._config.flow_control,
             drain_seconds=self._config.drain_seconds + STOP_SECONDS,
-            recover=lambda stop: self._provisioner.ensure(plan_)[-1],
+            recover=lambda: self._provisioner.ensure(plan_)[-1],
             observer=self._storing.metrics,
         )
 

@@ -119,7 +119,7 @@ class Worker:
             self._received,
             flow_control=self._config.flow_control,
             drain_seconds=self._config.drain_seconds + STOP_SECONDS,
-            recover=lambda stop: self._provision(),
+            recover=self._provision,
             observer=self._metrics,
         )
         log_working(granted.name, self._slots.size, self._config)

@@ -115,7 +115,7 @@ def test_a_lost_subscription_is_provisioned_again_and_receiving_goes_on(
     caplog.set_level(logging.INFO)
     provisioned: list[str] = []
 
-    def recover(stop: threading.Event) -> types.Subscription:
+    def recover() -> types.Subscription:
         provisioned.append("again")
         return types.Subscription(name=SUBSCRIPTION.name, ack_deadline_seconds=20)
 
@@ -150,17 +150,21 @@ def test_a_final_error_ends_receiving_with_it(server: FakeSubscriber) -> None:
 
 
 def test_stopped_while_recovering_ends_quietly(server: FakeSubscriber) -> None:
-    def recover(stop: threading.Event) -> types.Subscription:
-        stop.wait()
+    recovering, service_stopped = threading.Event(), threading.Event()
+
+    def recover() -> types.Subscription:  # as a provisioner waiting while Pub/Sub is away
+        recovering.set()
+        service_stopped.wait()
         raise ShutdownRequested("provisioning")
 
     future = subscribe(server, SUBSCRIPTION, lambda message: None, recover=recover)
     server.fail("pull", grpc.StatusCode.NOT_FOUND)
-    server.wait_for(lambda calls: len(calls.pulls) >= 1)
-    threading.Event().wait(0.1)
+    assert recovering.wait(5)
     assert "gone" in future.not_ready
+    service_stopped.set()
     future.cancel()
     future.result(5)
+    assert future.done()
 
 
 def test_shutdown_drains_then_hands_back_what_is_held_then_flushes(
