@@ -4,11 +4,16 @@ Layers that need outside machinery (the emulator, PostgreSQL, a Docker Engine) s
 a reason where it is missing, except in CI (CI set in the environment, as .ci/run does),
 where a skipped layer would be a silent hole: there they fail instead. The machinery
 itself is in ``tests.support``, shared with the benchmarks.
+
+Each test starts from the logging set-up it found, whatever ran before it on its worker:
+``common.logs.configure`` (a service's ``main``) sets the root logger's level and handler.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
@@ -23,3 +28,12 @@ def unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI is set: this layer must run)", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def logging_as_found() -> Iterator[None]:
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
