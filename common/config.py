@@ -66,8 +66,15 @@ def _read_number(
     except ValueError:
         raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
     if not minimum <= value <= maximum:  # also rejects nan
-        raise ConfigError(f"{name} must be between {minimum:g} and {maximum:g}, got {raw!r}")
+        raise ConfigError(
+            f"{name} must be between {_exact(minimum)} and {_exact(maximum)}, got {raw!r}"
+        )
     return value
+
+
+def _exact(bound: float) -> str:
+    """A bound as it may be typed: 2678400, not ``:g``'s 2.6784e+06 (nor its 6 digits)."""
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
 
 
 def read_float(

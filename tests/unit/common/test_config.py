@@ -2,7 +2,13 @@ from pathlib import Path
 
 import pytest
 
-from common.config import EMULATOR_DEFAULT_PROJECT, ConfigError, PubSubConfig
+from common.config import (
+    EMULATOR_DEFAULT_PROJECT,
+    ConfigError,
+    PubSubConfig,
+    read_float,
+    read_int,
+)
 
 EMULATOR = {"PUBSUB_EMULATOR_HOST": "emulator:8085"}
 
@@ -58,6 +64,14 @@ def test_blank_values_count_as_unset() -> None:
 def test_bad_values_fail_naming_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=f"^{variable} "):
         PubSubConfig.from_env(env)
+
+
+def test_a_bound_is_said_as_it_may_be_typed() -> None:
+    # Not :g's "1.04858e+06 and 1.71799e+10": six digits, and a form nobody types.
+    with pytest.raises(ConfigError, match=r"^N must be between 1048576 and 17179869184, got '5'$"):
+        read_int({"N": "5"}, "N", 2**20, minimum=2**20, maximum=16 * 2**30)
+    with pytest.raises(ConfigError, match=r"^S must be between 0\.0001 and 2678400, got '-1'$"):
+        read_float({"S": "-1"}, "S", 1.0, minimum=0.0001, maximum=2_678_400.0)
 
 
 def test_accepted_forms() -> None:
