@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from common.config import MAX_REPLAY_SECONDS
+
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
 def parse_duration(text: str) -> timedelta:
-    """``text`` as a positive duration; ``ValueError`` saying the accepted forms."""
+    """``text`` as a positive duration of 31 days at most (the longest Pub/Sub retains a
+    message: further back brings nothing more); ``ValueError`` saying the accepted forms."""
     cleaned = text.strip().lower()
     seconds: float
     if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
@@ -22,6 +25,10 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"{text!r:.40} is not a duration: use e.g. 90s, 15m, 2h, 1d or 1h30m")
     if seconds <= 0:
         raise ValueError(f"{text!r:.40}: a duration must be more than 0")
+    if seconds > MAX_REPLAY_SECONDS:  # also too large a number for a timedelta or a date
+        raise ValueError(
+            f"{text!r:.40}: a duration must be 31d at most, the longest Pub/Sub retains a message"
+        )
     return timedelta(seconds=seconds)
 
 

@@ -50,7 +50,8 @@ def targets(
         if sub.labels.get("role") == REPLICA_ROLE and sub.topic == pubsub.topic_path
     )
     if not found:
-        raise UsageError(f"--all: no replica subscription on {pubsub.topic_path}")
+        # No "--all:" before it: `snapshot create` without --replica comes here too.
+        raise UsageError(f"no replica subscription on {pubsub.topic_path}: none is running")
     return found
 
 
@@ -105,8 +106,8 @@ def create_snapshot(
     subscriber: pubsub_v1.SubscriberClient, config: CtlConfig, name: str, replica: str | None
 ) -> Result:
     """A snapshot of ``replica``'s subscription (None: the first replica's)."""
+    snapshot = snapshot_path(config, name)  # a bad name first: it needs no replica
     source = targets(subscriber, config, replica)[0]
-    snapshot = snapshot_path(config, name)
     try:
         made = subscriber.create_snapshot(
             request={"name": snapshot, "subscription": source, "labels": {"app": APP_LABEL}},
