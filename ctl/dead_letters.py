@@ -121,17 +121,20 @@ def show_command(holder: Holder, stop: threading.Event, dead_letter_id: str) -> 
         text = f"no dead letter {escape(dead_letter_id)} in {holder.path}"
         return Result({"error": text}, text, FAILED)
     letter = match[0]
+    return Result(letter.to_json(full=True), describe(letter))
+
+
+def describe(letter: DeadLetter) -> str:
+    """``letter`` in full for people, every text from Pub/Sub escaped (its reason names
+    the source subscription, an attribute anyone may forge)."""
+    attributes = ", ".join(f"{escape(k)}={escape(v)}" for k, v in sorted(letter.attributes.items()))
     lines = [
         f"dead letter   {letter.dead_letter_id}",
-        f"reason        {letter.reason}",
+        f"reason        {escape(letter.reason)}",
         f"published     {letter.published_at or '-'}",
         f"dead-lettered {letter.dead_lettered_at.isoformat()}",
-        "attributes    "
-        + (
-            ", ".join(f"{escape(k)}={escape(v)}" for k, v in sorted(letter.attributes.items()))
-            or "-"
-        ),
+        f"attributes    {attributes or '-'}",
         f"data          {preview(letter.data, 2000)}",
         "why the handler refused it: the replica's log, event 'rejected', at that publish time",
     ]
-    return Result(letter.to_json(full=True), "\n".join(lines))
+    return "\n".join(lines)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from google.pubsub_v1 import types
 
-from ctl.dead_letters import parse
+from ctl.dead_letters import describe, parse
 from ctl.republish import Pacer
 
 
@@ -44,6 +44,25 @@ def test_missing_or_malformed_attributes_are_none() -> None:
     letter = parse(parked({"CloudPubSubDeadLetterSourceDeliveryCount": "²"}))
     assert (letter.attempts, letter.source_subscription, letter.published_at) == (None,) * 3
     assert "a subscription Pub/Sub did not name" in letter.reason
+
+
+def test_shown_in_full_every_forged_text_is_escaped() -> None:
+    # Anyone who may publish to the dead-letter topic writes these attributes.
+    letter = parse(
+        parked(
+            {
+                "CloudPubSubDeadLetterSourceSubscription": "\x1b[2J\rchannel-a\u202e\nforged",
+                "\x1b]0;title\x07": "\x1b[5mblink",
+            },
+            b"\x1b[31mred\r\n",
+        )
+    )
+    text = describe(letter)
+    assert not any(c in text for c in "\x1b\x07\r\u202e"), text
+    assert len(text.splitlines()) == 7, "one line per field, the reason's included"
+    assert "reason        \\x1b[2J\\rchannel-a\\u202e\\nforged failed to handle it" in text
+    assert "attributes    \\x1b]0;title\\x07=\\x1b[5mblink" in text
+    assert "data          \\x1b[31mred\\r\\n" in text
 
 
 def test_fan_out_copies_share_a_key_and_other_messages_do_not() -> None:
