@@ -10,8 +10,9 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
-def parse_duration(text: str) -> timedelta:
-    """``text`` as a positive duration; ``ValueError`` saying the accepted forms."""
+def parse_duration(text: str, longest: timedelta) -> timedelta:
+    """``text`` as a positive duration up to ``longest``; ``ValueError`` saying the
+    accepted forms, or the limit."""
     cleaned = text.strip().lower()
     seconds: float
     if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
@@ -22,6 +23,9 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"{text!r:.40} is not a duration: use e.g. 90s, 15m, 2h, 1d or 1h30m")
     if seconds <= 0:
         raise ValueError(f"{text!r:.40}: a duration must be more than 0")
+    # As floats: timedelta() itself overflows ('99999999999d'; '9…9s' is inf).
+    if not seconds <= longest.total_seconds():
+        raise ValueError(f"{text!r:.40}: a duration of at most {describe(longest)}")
     return timedelta(seconds=seconds)
 
 
