@@ -24,6 +24,9 @@ from ctl.output import FAILED, Result, preview, table
 
 # How long a look waits for more dead letters once a pull brings none.
 LOOK_IDLE_SECONDS = 1.0
+# What a look keeps of each body it only lists: enough for the preview. Bodies go up to
+# 10 MB, and a list of many would not fit the command's container (256 MB in compose).
+LISTED_DATA_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,9 @@ class DeadLetter:
     attempts: int | None
     # The original message's publish time, when Pub/Sub said.
     published_at: str | None
+    # The original's data, or its first bytes only (``parse``'s limit): ``size`` says.
     data: bytes
+    size: int
     # The original's own attributes (Pub/Sub's dead-letter ones left out).
     attributes: dict[str, str]
 
@@ -60,7 +65,7 @@ class DeadLetter:
             "attempts": self.attempts,
             "published_at": self.published_at,
             "reason": self.reason,
-            "size": len(self.data),
+            "size": self.size,
         }
         if full:
             found["attributes"] = self.attributes
@@ -68,9 +73,11 @@ class DeadLetter:
         return found
 
 
-def parse(received: types.ReceivedMessage) -> DeadLetter:
-    """A pulled dead letter; any attribute may be missing or malformed (None then)."""
+def parse(received: types.ReceivedMessage, data_limit: int | None = None) -> DeadLetter:
+    """A pulled dead letter, with its data's first ``data_limit`` bytes (None: all of
+    it); any attribute may be missing or malformed (None then)."""
     message = received.message
+    data = message.data
     attributes = dict(message.attributes)
     published = dead_letters.published_at(attributes)
     return DeadLetter(
@@ -79,19 +86,23 @@ def parse(received: types.ReceivedMessage) -> DeadLetter:
         source_subscription=dead_letters.source_subscription(attributes),
         attempts=dead_letters.attempts(attributes),
         published_at=published.isoformat(timespec="milliseconds") if published else None,
-        data=bytes(message.data),
+        data=bytes(data[:data_limit]),
+        size=len(data),
         attributes=dead_letters.own_attributes(attributes),
     )
 
 
 def look(holder: Holder, stop: threading.Event, wanted: str | None = None) -> list[DeadLetter]:
-    """Every dead letter (or until ``wanted`` is found), handed back afterwards."""
+    """Every dead letter (or until ``wanted`` is found), handed back afterwards; only
+    ``wanted`` with all its data, the others with their first ``LISTED_DATA_BYTES``."""
     found: list[DeadLetter] = []
     try:
         for batch in holder.pull_until_idle(
             LOOK_IDLE_SECONDS, stop, done=lambda: any(d.dead_letter_id == wanted for d in found)
         ):
-            found.extend(parse(received) for received in batch)
+            for received in batch:
+                whole = received.message.message_id == wanted
+                found.append(parse(received, None if whole else LISTED_DATA_BYTES))
     finally:
         holder.release()
     return sorted(found, key=lambda d: d.dead_lettered_at)
@@ -105,7 +116,7 @@ def list_command(holder: Holder, stop: threading.Event) -> Result:
             d.dead_lettered_at.strftime("%Y-%m-%d %H:%M:%S"),
             d.source_subscription,
             d.attempts,
-            preview(d.data, 40),
+            preview(d.data, 40, size=d.size),
         )
         for d in letters
     ]

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from typing import Any, cast
 
+from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
-from ctl.dead_letters import describe, parse
+from ctl.dead_letters import LISTED_DATA_BYTES, DeadLetter, describe, look, parse
+from ctl.holding import Holder
+from ctl.output import preview
 from ctl.republish import Pacer
 
 
@@ -102,3 +106,53 @@ def test_the_pacer_keeps_to_its_rate() -> None:
     assert stop.waits == [0.25, 0.25]
     Pacer(None, clock=lambda: stop.now).wait(stop)
     assert len(stop.waits) == 2, "no limit: no wait"
+
+
+class ParkedDeadLetters:
+    """The client calls a ``Holder`` makes, answered from memory: one pull brings
+    ``messages``, the next ones nothing; lease changes recorded."""
+
+    def __init__(self, messages: list[types.ReceivedMessage]) -> None:
+        self._batches = [messages]
+        self.modified: list[tuple[list[str], int]] = []
+
+    def get_subscription(self, **_: object) -> types.Subscription:
+        return types.Subscription(ack_deadline_seconds=10)
+
+    def pull(self, **_: object) -> types.PullResponse:
+        batch = self._batches.pop() if self._batches else []
+        return types.PullResponse(received_messages=batch)
+
+    def modify_ack_deadline(self, ack_ids: list[str], ack_deadline_seconds: int, **_: Any) -> None:
+        self.modified.append((list(ack_ids), ack_deadline_seconds))
+
+
+def test_a_list_keeps_the_start_of_each_body_and_show_the_whole_of_its_own() -> None:
+    # Bodies of up to 10 MB each: a list of many kept whole did not fit ctl's 256 MB.
+    size = 3 * LISTED_DATA_BYTES
+    bodies = [b"a" * size, "é".encode() * (size // 2), b"\xff" * size]
+    messages = [
+        types.ReceivedMessage(
+            ack_id=f"ack-{n}",
+            message=types.PubsubMessage(
+                data=body, message_id=str(n), publish_time=datetime(2026, 12, 6, tzinfo=UTC)
+            ),
+        )
+        for n, body in enumerate(bodies)
+    ]
+
+    def look_at(wanted: str | None = None) -> tuple[list[DeadLetter], ParkedDeadLetters]:
+        parked_here = ParkedDeadLetters(list(messages))
+        holder = Holder(cast(pubsub_v1.SubscriberClient, parked_here), "projects/p/subscriptions/s")
+        return look(holder, FakeStop(), wanted), parked_here
+
+    listed, parked_here = look_at()
+    assert [(len(d.data), d.size) for d in listed] == [(LISTED_DATA_BYTES, size)] * 3
+    [(handed_back, lease)] = parked_here.modified
+    assert (sorted(handed_back), lease) == (["ack-0", "ack-1", "ack-2"], 0), "all handed back"
+    previews = [preview(d.data, 40, size=d.size) for d in listed]
+    # Cut within a character ("é" is two bytes): still text; not UTF-8 at all: said.
+    assert previews == ["a" * 39 + "…", "é" * 39 + "…", f"<{size} bytes, not UTF-8>"]
+    assert [d.to_json()["size"] for d in listed] == [size] * 3
+    shown, _ = look_at("1")
+    assert shown[1].data == bodies[1], "the dead letter shown is whole"
