@@ -5,8 +5,10 @@ One dead letter at a time: publish it (its data and its own attributes, plus
 ``republished_from`` = its dead-letter ID), wait for Pub/Sub to confirm, then ack it and
 wait for that answer too. Killed at any point, a run has lost nothing: a dead letter is
 gone from the subscription only after its copy is on the topic. A rerun finds only what
-was not acked; the one exception is a dead letter whose republish was confirmed but whose
-ack did not reach Pub/Sub, which goes out again, with the same ``republished_from``.
+was not acked. A dead letter whose republish was sent but not acked when the run
+stopped (killed before Pub/Sub's confirmation came, a confirmation later than
+``CONFIRM_SECONDS``, an ack that did not reach Pub/Sub) may go out again: twice, with the
+same ``republished_from``.
 
 Each fan-out replica dead-letters its own copy of a message it could not handle: copies
 with the same data, attributes and original publish time are republished once in a run,
@@ -156,7 +158,13 @@ class Run:
 def _publish(publisher: pubsub_v1.PublisherClient, target: str, letter: DeadLetter) -> str:
     attributes = {**letter.attributes, REPUBLISHED_FROM: letter.dead_letter_id}
     future = publisher.publish(target, letter.data, **attributes)
-    new_id = str(future.result(timeout=CONFIRM_SECONDS))
+    try:
+        new_id = str(future.result(timeout=CONFIRM_SECONDS))
+    except TimeoutError:  # its own text is empty
+        raise TimeoutError(
+            f"Pub/Sub did not confirm the republish of dead letter {letter.dead_letter_id} "
+            f"within {CONFIRM_SECONDS:g} s"
+        ) from None
     log.info(
         "republished dead letter %s as message_id=%s to %s",
         letter.dead_letter_id,

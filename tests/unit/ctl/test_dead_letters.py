@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import pytest
 from google.cloud import pubsub_v1
 from google.pubsub_v1 import types
 
+from ctl import republish
 from ctl.dead_letters import LISTED_DATA_BYTES, DeadLetter, describe, look, parse
 from ctl.holding import Holder
 from ctl.output import preview
@@ -156,3 +159,18 @@ def test_a_list_keeps_the_start_of_each_body_and_show_the_whole_of_its_own() -> 
     assert [d.to_json()["size"] for d in listed] == [size] * 3
     shown, _ = look_at("1")
     assert shown[1].data == bodies[1], "the dead letter shown is whole"
+
+
+class UnconfirmedPublisher:
+    """A publisher whose every publish is sent and never confirmed."""
+
+    def publish(self, topic: str, data: bytes, **attributes: str) -> Future[str]:
+        return Future()
+
+
+def test_a_republish_pubsub_does_not_confirm_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(republish, "CONFIRM_SECONDS", 0.01)
+    letter = parse(parked({}))
+    publisher = cast(pubsub_v1.PublisherClient, UnconfirmedPublisher())
+    with pytest.raises(TimeoutError, match=r"did not confirm the republish of dead letter 91"):
+        republish._publish(publisher, "projects/p/topics/t", letter)
