@@ -10,6 +10,7 @@ hands it back: nothing is acked.
 from __future__ import annotations
 
 import base64
+import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,8 +55,10 @@ class DeadLetter:
 
     def copy_key(self) -> tuple[bytes, tuple[tuple[str, str], ...], str | None]:
         """What the fan-out copies of one message share: each replica's subscription
-        dead-letters its own copy, with the same data, attributes and publish time."""
-        return (self.data, tuple(sorted(self.attributes.items())), self.published_at)
+        dead-letters its own copy, with the same data, attributes and publish time. The
+        data by its SHA-256: a republish keeps a key per message, and bodies go to 10 MB."""
+        digest = hashlib.sha256(self.data).digest()
+        return (digest, tuple(sorted(self.attributes.items())), self.published_at)
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
         found: dict[str, Any] = {

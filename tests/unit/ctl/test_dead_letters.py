@@ -85,6 +85,9 @@ def test_fan_out_copies_share_a_key_and_other_messages_do_not() -> None:
     one, other = parse(copy("channel-a")), parse(copy("channel-b"))
     assert one.copy_key() == other.copy_key()
     assert parse(copy("channel-a", b"y")).copy_key() != one.copy_key()
+    # A republish keeps one key per message it sent: not the message's body.
+    big = parse(copy("channel-a", b"z" * 1_000_000)).copy_key()
+    assert sum(len(repr(part)) for part in big) < 1000
 
 
 class FakeStop(threading.Event):
