@@ -177,3 +177,59 @@ def test_a_republish_pubsub_does_not_confirm_says_so(monkeypatch: pytest.MonkeyP
     publisher = cast(pubsub_v1.PublisherClient, UnconfirmedPublisher())
     with pytest.raises(TimeoutError, match=r"did not confirm the republish of dead letter 91"):
         republish._publish(publisher, "projects/p/topics/t", letter)
+
+
+class ConfirmingPublisher:
+    """A publisher that confirms every publish at once, with the next message ID."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def publish(self, topic: str, data: bytes, **attributes: str) -> Future[str]:
+        self.sent.append(data)
+        future: Future[str] = Future()
+        future.set_result(str(1000 + len(self.sent)))
+        return future
+
+
+class AckingDeadLetters(ParkedDeadLetters):
+    def __init__(self) -> None:
+        super().__init__([])
+        self.acked: list[str] = []
+
+    def acknowledge(self, ack_ids: list[str], **_: object) -> None:
+        self.acked += ack_ids
+
+
+def test_fan_out_copies_are_republished_once_and_identical_messages_each() -> None:
+    # Three identical messages published in one request share their publish time; each
+    # of two replicas dead-letters its copy of each: six dead letters, three messages.
+    def dead_letter(n: int, subscription: str) -> types.ReceivedMessage:
+        message = parked(
+            {
+                "CloudPubSubDeadLetterSourceSubscription": subscription,
+                "CloudPubSubDeadLetterSourceTopicPublishTime": "1765022400123",
+            },
+            b"same",
+        ).message
+        message.message_id = str(n)
+        return types.ReceivedMessage(ack_id=f"ack-{n}", message=message)
+
+    order = [("channel-a", 1), ("channel-a", 2), ("channel-b", 3)]
+    order += [("channel-a", 4), ("channel-b", 5), ("channel-b", 6)]
+    server = AckingDeadLetters()
+    holder = Holder(cast(pubsub_v1.SubscriberClient, server), "projects/p/subscriptions/s")
+    publisher = ConfirmingPublisher()
+    run = republish.Run(
+        holder,
+        cast(pubsub_v1.PublisherClient, publisher),
+        "projects/p/topics/t",
+        FakeStop(),
+        ids=None,
+        pacer=republish.Pacer(None),
+    )
+    assert all(run.take(dead_letter(n, subscription)) for subscription, n in order)
+    assert publisher.sent == [b"same"] * 3, "each message once: none lost, none twice"
+    assert [r["dead_letter_id"] for r in run.outcome.republished] == ["1", "2", "4"]
+    assert run.outcome.copies == ["3", "5", "6"]
+    assert server.acked == [f"ack-{n}" for n in range(1, 7)]
