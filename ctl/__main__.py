@@ -14,6 +14,7 @@ from google.cloud import pubsub_v1
 
 from common import logs
 from common.config import ConfigError, read_resource_id
+from common.outage import ADMIN_CALL_TIMEOUT_SECONDS
 from common.pubsub import publisher_client, subscriber_client
 from common.shutdown import stop_on_signals
 from ctl import dead_letters, doctor, replay, replicas
@@ -99,6 +100,9 @@ def letters(
                 target = config.pubsub.topic_path_of(read_resource_id({"TO": args.to}, "TO", ""))
             except ConfigError as exc:
                 raise UsageError(str(exc).replace("TO ", "--to ", 1)) from None
+        named = "PUBSUB_TOPIC" if args.to is None else "--to"
+        if not topic_exists(publisher, target):
+            raise UsageError(f"{named}: no topic {target} to republish to")
     path = config.dead_letter_subscription
     try:
         holder = Holder(subscriber, path)
@@ -119,6 +123,18 @@ def letters(
         idle_seconds=idle if args.all else dead_letters.LOOK_IDLE_SECONDS,
         rate=args.rate,
     )
+
+
+def topic_exists(publisher: pubsub_v1.PublisherClient, path: str) -> bool:
+    """False only when Pub/Sub says there is no such topic: credentials that may publish
+    but not get a topic (``pubsub.topics.get``) leave it to the publish to say."""
+    try:
+        publisher.get_topic(topic=path, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS)
+    except exceptions.NotFound:
+        return False
+    except exceptions.PermissionDenied:
+        pass
+    return True
 
 
 def refused(exc: exceptions.GoogleAPICallError, config: CtlConfig) -> Result:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 
+from common.config import MAX_REPLAY_SECONDS
 from ctl.durations import parse_duration
 from ctl.listening import LISTEN_SECONDS
 
@@ -47,9 +49,10 @@ def _listen(text: str) -> float:
     return value
 
 
-def _duration(text: str) -> object:
+def _since(text: str) -> object:
+    # Pub/Sub retains messages 31 days at most: a seek further back reaches nothing more.
     try:
-        return parse_duration(text)
+        return parse_duration(text, timedelta(seconds=MAX_REPLAY_SECONDS))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -133,7 +136,9 @@ def parser() -> argparse.ArgumentParser:
         "back only within the topic's retention (REPLAY_SECONDS on the publisher).",
     )
     point = replay.add_mutually_exclusive_group(required=True)
-    point.add_argument("--since", type=_duration, metavar="DURATION", help="e.g. 30m, 2h, 1d")
+    point.add_argument(
+        "--since", type=_since, metavar="DURATION", help="e.g. 30m, 2h, 1d (at most 31d)"
+    )
     point.add_argument("--snapshot", metavar="NAME", help="a snapshot made by `snapshot create`")
     whose = replay.add_mutually_exclusive_group(required=True)
     whose.add_argument("--replica", metavar="ID", help="one replica's subscription")

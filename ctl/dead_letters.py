@@ -10,6 +10,7 @@ hands it back: nothing is acked.
 from __future__ import annotations
 
 import base64
+import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,9 @@ from ctl.output import FAILED, Result, preview, table
 
 # How long a look waits for more dead letters once a pull brings none.
 LOOK_IDLE_SECONDS = 1.0
+# What a look keeps of each body it only lists: enough for the preview. Bodies go up to
+# 10 MB, and a list of many would not fit the command's container (256 MB in compose).
+LISTED_DATA_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,9 @@ class DeadLetter:
     attempts: int | None
     # The original message's publish time, when Pub/Sub said.
     published_at: str | None
+    # The original's data, or its first bytes only (``parse``'s limit): ``size`` says.
     data: bytes
+    size: int
     # The original's own attributes (Pub/Sub's dead-letter ones left out).
     attributes: dict[str, str]
 
@@ -49,8 +55,10 @@ class DeadLetter:
 
     def copy_key(self) -> tuple[bytes, tuple[tuple[str, str], ...], str | None]:
         """What the fan-out copies of one message share: each replica's subscription
-        dead-letters its own copy, with the same data, attributes and publish time."""
-        return (self.data, tuple(sorted(self.attributes.items())), self.published_at)
+        dead-letters its own copy, with the same data, attributes and publish time. The
+        data by its SHA-256: a republish keeps a key per message, and bodies go to 10 MB."""
+        digest = hashlib.sha256(self.data).digest()
+        return (digest, tuple(sorted(self.attributes.items())), self.published_at)
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -60,7 +68,7 @@ class DeadLetter:
             "attempts": self.attempts,
             "published_at": self.published_at,
             "reason": self.reason,
-            "size": len(self.data),
+            "size": self.size,
         }
         if full:
             found["attributes"] = self.attributes
@@ -68,9 +76,11 @@ class DeadLetter:
         return found
 
 
-def parse(received: types.ReceivedMessage) -> DeadLetter:
-    """A pulled dead letter; any attribute may be missing or malformed (None then)."""
+def parse(received: types.ReceivedMessage, data_limit: int | None = None) -> DeadLetter:
+    """A pulled dead letter, with its data's first ``data_limit`` bytes (None: all of
+    it); any attribute may be missing or malformed (None then)."""
     message = received.message
+    data = message.data
     attributes = dict(message.attributes)
     published = dead_letters.published_at(attributes)
     return DeadLetter(
@@ -79,19 +89,23 @@ def parse(received: types.ReceivedMessage) -> DeadLetter:
         source_subscription=dead_letters.source_subscription(attributes),
         attempts=dead_letters.attempts(attributes),
         published_at=published.isoformat(timespec="milliseconds") if published else None,
-        data=bytes(message.data),
+        data=bytes(data[:data_limit]),
+        size=len(data),
         attributes=dead_letters.own_attributes(attributes),
     )
 
 
 def look(holder: Holder, stop: threading.Event, wanted: str | None = None) -> list[DeadLetter]:
-    """Every dead letter (or until ``wanted`` is found), handed back afterwards."""
+    """Every dead letter (or until ``wanted`` is found), handed back afterwards; only
+    ``wanted`` with all its data, the others with their first ``LISTED_DATA_BYTES``."""
     found: list[DeadLetter] = []
     try:
         for batch in holder.pull_until_idle(
             LOOK_IDLE_SECONDS, stop, done=lambda: any(d.dead_letter_id == wanted for d in found)
         ):
-            found.extend(parse(received) for received in batch)
+            for received in batch:
+                whole = received.message.message_id == wanted
+                found.append(parse(received, None if whole else LISTED_DATA_BYTES))
     finally:
         holder.release()
     return sorted(found, key=lambda d: d.dead_lettered_at)
@@ -105,7 +119,7 @@ def list_command(holder: Holder, stop: threading.Event) -> Result:
             d.dead_lettered_at.strftime("%Y-%m-%d %H:%M:%S"),
             d.source_subscription,
             d.attempts,
-            preview(d.data, 40),
+            preview(d.data, 40, size=d.size),
         )
         for d in letters
     ]
@@ -121,17 +135,20 @@ def show_command(holder: Holder, stop: threading.Event, dead_letter_id: str) -> 
         text = f"no dead letter {escape(dead_letter_id)} in {holder.path}"
         return Result({"error": text}, text, FAILED)
     letter = match[0]
+    return Result(letter.to_json(full=True), describe(letter))
+
+
+def describe(letter: DeadLetter) -> str:
+    """``letter`` in full for people, every text from Pub/Sub escaped (its reason names
+    the source subscription, an attribute anyone may forge)."""
+    attributes = ", ".join(f"{escape(k)}={escape(v)}" for k, v in sorted(letter.attributes.items()))
     lines = [
         f"dead letter   {letter.dead_letter_id}",
-        f"reason        {letter.reason}",
+        f"reason        {escape(letter.reason)}",
         f"published     {letter.published_at or '-'}",
         f"dead-lettered {letter.dead_lettered_at.isoformat()}",
-        "attributes    "
-        + (
-            ", ".join(f"{escape(k)}={escape(v)}" for k, v in sorted(letter.attributes.items()))
-            or "-"
-        ),
+        f"attributes    {attributes or '-'}",
         f"data          {preview(letter.data, 2000)}",
         "why the handler refused it: the replica's log, event 'rejected', at that publish time",
     ]
-    return Result(letter.to_json(full=True), "\n".join(lines))
+    return "\n".join(lines)

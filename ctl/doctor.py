@@ -155,9 +155,12 @@ def iam(
         client = publisher if need.on_topic else subscriber
         request = {"resource": need.resource, "permissions": list(need.permissions)}
         try:
-            granted = set(client.test_iam_permissions(request=request).permissions)
+            answer = client.test_iam_permissions(
+                request=request, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
+            )
         except exceptions.NotFound:
             continue  # said by the presence checks
+        granted = set(answer.permissions)
         lacking = [p for p in need.permissions if p not in granted]
         if lacking:
             short = need.resource.rsplit("/", 1)[-1]

@@ -6,15 +6,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from common.config import MAX_REPLAY_SECONDS
-
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
-def parse_duration(text: str) -> timedelta:
-    """``text`` as a positive duration of 31 days at most (the longest Pub/Sub retains a
-    message: further back brings nothing more); ``ValueError`` saying the accepted forms."""
+def parse_duration(text: str, longest: timedelta) -> timedelta:
+    """``text`` as a positive duration up to ``longest``; ``ValueError`` saying the
+    accepted forms, or the limit."""
     cleaned = text.strip().lower()
     seconds: float
     if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
@@ -25,10 +23,9 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"{text!r:.40} is not a duration: use e.g. 90s, 15m, 2h, 1d or 1h30m")
     if seconds <= 0:
         raise ValueError(f"{text!r:.40}: a duration must be more than 0")
-    if seconds > MAX_REPLAY_SECONDS:  # also too large a number for a timedelta or a date
-        raise ValueError(
-            f"{text!r:.40}: a duration must be 31d at most, the longest Pub/Sub retains a message"
-        )
+    # As floats: timedelta() itself overflows ('99999999999d'; '9…9s' is inf).
+    if not seconds <= longest.total_seconds():
+        raise ValueError(f"{text!r:.40}: a duration of at most {describe(longest)}")
     return timedelta(seconds=seconds)
 
 

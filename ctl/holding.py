@@ -40,7 +40,8 @@ class Holder:
             subscription=path, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
         )
         self.lease_seconds: int = granted.ack_deadline_seconds or 10
-        self._held: dict[str, types.ReceivedMessage] = {}
+        # Ack IDs only: a dead letter's data (up to 10 MB each) is not kept here.
+        self._held: set[str] = set()
         self._seen: set[str] = set()
         self._renewed_at = clock()
 
@@ -58,7 +59,7 @@ class Holder:
             return []
         fresh = []
         for received in response.received_messages:
-            self._held[received.ack_id] = received
+            self._held.add(received.ack_id)
             if received.message.message_id not in self._seen:
                 self._seen.add(received.message.message_id)
                 fresh.append(received)
@@ -97,7 +98,7 @@ class Holder:
             retry=None,
             timeout=ADMIN_CALL_TIMEOUT_SECONDS,
         )
-        self._held.pop(received.ack_id, None)
+        self._held.discard(received.ack_id)
 
     def release(self) -> int:
         """Hand back every message still held (a lease of 0: Pub/Sub may deliver it at

@@ -106,7 +106,9 @@ def _pull_for(
                 receipt = receipts.decode(received.message.data)
                 heard.append(Heard(receipt, received.message.publish_time, arrived))
         if ack_ids := [received.ack_id for received in response.received_messages]:
-            subscriber.acknowledge(subscription=path, ack_ids=ack_ids, retry=None)
+            subscriber.acknowledge(
+                subscription=path, ack_ids=ack_ids, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
+            )
         if not response.received_messages:
             time.sleep(min(0.2, max(deadline - clock(), 0)))
 

@@ -7,6 +7,7 @@ letter cannot send escape sequences to an operator's terminal.
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
 from collections.abc import Sequence
@@ -57,11 +58,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     )
 
 
-def preview(data: bytes, limit: int = 60) -> str:
-    """A message body on one line: its text (escaped) if UTF-8, else its size."""
+def preview(data: bytes, limit: int = 60, *, size: int | None = None) -> str:
+    """A message body on one line: its text (escaped) if UTF-8, else its size. ``data``
+    may be the start of a body of ``size`` bytes, cut anywhere, even within a character."""
+    whole = size is None or size <= len(data)
     try:
-        text = data.decode()
+        # A start may end in part of a character: not an error, unless it is the whole.
+        text = codecs.getincrementaldecoder("utf-8")().decode(data, final=whole)
     except UnicodeDecodeError:
-        return f"<{len(data)} bytes, not UTF-8>"
+        return f"<{len(data) if size is None else size} bytes, not UTF-8>"
     text = escape(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit and whole else text[: limit - 1] + "…"

@@ -87,7 +87,9 @@ def owned_subscriptions(
     project = config.pubsub.owned_subscription_path("x").rsplit("/subscriptions/", 1)[0]
     return [
         sub
-        for sub in subscriber.list_subscriptions(request={"project": project})
+        for sub in subscriber.list_subscriptions(
+            request={"project": project}, retry=None, timeout=ADMIN_CALL_TIMEOUT_SECONDS
+        )
         if sub.labels.get("app") == APP_LABEL
     ]
 

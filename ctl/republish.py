@@ -5,12 +5,16 @@ One dead letter at a time: publish it (its data and its own attributes, plus
 ``republished_from`` = its dead-letter ID), wait for Pub/Sub to confirm, then ack it and
 wait for that answer too. Killed at any point, a run has lost nothing: a dead letter is
 gone from the subscription only after its copy is on the topic. A rerun finds only what
-was not acked; the one exception is a dead letter whose republish was confirmed but whose
-ack did not reach Pub/Sub, which goes out again, with the same ``republished_from``.
+was not acked. A dead letter whose republish was sent but not acked when the run
+stopped (killed before Pub/Sub's confirmation came, a confirmation later than
+``CONFIRM_SECONDS``, an ack that did not reach Pub/Sub) may go out again: twice, with the
+same ``republished_from``.
 
 Each fan-out replica dead-letters its own copy of a message it could not handle: copies
-with the same data, attributes and original publish time are republished once in a run,
-and each acked after that one is confirmed.
+with the same data, attributes and original publish time, each from another
+subscription, are republished once in a run, and each acked after that one is confirmed.
+Two such dead letters from one subscription are two messages (identical ones published
+in one request share their publish time): each is republished.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -97,6 +102,15 @@ def republish(
     return _result(run.outcome, target, missing, interrupted=stop.is_set())
 
 
+@dataclass
+class Sent:
+    """The dead letters of one ``copy_key`` a run took: how many it republished, and
+    how many it took from each source subscription (each holds one copy of each)."""
+
+    republished: int = 0
+    taken: Counter[str | None] = field(default_factory=Counter)
+
+
 class Run:
     """One republish: which dead letters it takes, and what it did with them."""
 
@@ -119,7 +133,7 @@ class Run:
         # Only what was parked before the run began: a message that fails again while
         # it runs comes back as a new dead letter, and must not keep it going for ever.
         self._started = datetime.now(UTC)
-        self._done_copies: dict[object, str] = {}
+        self._sent: dict[object, Sent] = {}
         self.outcome = Outcome()
 
     def take(self, received: types.ReceivedMessage) -> bool:
@@ -129,18 +143,20 @@ class Run:
             return False  # held, handed back at the end
         if self.remaining is None and letter.dead_lettered_at > self._started:
             return False
-        twin = self._done_copies.get(letter.copy_key())
-        if twin is None:
+        sent = self._sent.setdefault(letter.copy_key(), Sent())
+        source = letter.source_subscription
+        if sent.taken[source] >= sent.republished:  # not a copy of one sent: a message
             self._pacer.wait(self._stop)
             if self._stop.is_set():
                 return False
             new_id = _publish(self._publisher, self._target, letter)
-            self._done_copies[letter.copy_key()] = new_id
+            sent.republished += 1
             self.outcome.republished.append(
                 {"dead_letter_id": letter.dead_letter_id, "message_id": new_id}
             )
         else:
             self.outcome.copies.append(letter.dead_letter_id)
+        sent.taken[source] += 1
         self._holder.renew_if_due()
         self._holder.ack(received)
         log.info(
@@ -156,7 +172,13 @@ class Run:
 def _publish(publisher: pubsub_v1.PublisherClient, target: str, letter: DeadLetter) -> str:
     attributes = {**letter.attributes, REPUBLISHED_FROM: letter.dead_letter_id}
     future = publisher.publish(target, letter.data, **attributes)
-    new_id = str(future.result(timeout=CONFIRM_SECONDS))
+    try:
+        new_id = str(future.result(timeout=CONFIRM_SECONDS))
+    except TimeoutError:  # its own text is empty
+        raise TimeoutError(
+            f"Pub/Sub did not confirm the republish of dead letter {letter.dead_letter_id} "
+            f"within {CONFIRM_SECONDS:g} s"
+        ) from None
     log.info(
         "republished dead letter %s as message_id=%s to %s",
         letter.dead_letter_id,

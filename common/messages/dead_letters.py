@@ -39,7 +39,10 @@ def published_at(attributes: Mapping[str, str]) -> datetime | None:
     milliseconds since the epoch."""
     text = attributes.get(PUBLISH_TIME, "")
     if text.isascii() and text.isdigit() and len(text) < 16:
-        return _EPOCH + timedelta(milliseconds=int(text))
+        try:
+            return _EPOCH + timedelta(milliseconds=int(text))
+        except OverflowError:  # past the year 9999: 253402300800000 and up
+            return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -27,12 +27,12 @@ def test_a_snapshot_with_no_replica_running_says_so_without_a_flag_not_given(
     assert "--all" not in done.stderr
 
 
-@pytest.mark.parametrize("since", ["1000000000d", "800000d", "9" * 25])
+@pytest.mark.parametrize("since", ["800000d", "9" * 25])
 def test_a_duration_past_what_pubsub_retains_is_refused_naming_since(
     emulator_host: str, topic: str, since: str
 ) -> None:
     done = ctl(emulator_host, topic, "replay", "--since", since, "--all")
     assert done.returncode == 2, done.stderr
     assert "argument --since" in done.stderr
-    assert "31d at most" in done.stderr
+    assert "at most 31d" in done.stderr
     assert "Traceback" not in done.stderr

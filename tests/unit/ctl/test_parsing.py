@@ -10,37 +10,36 @@ from ctl.cli import parser
 from ctl.durations import describe, parse_duration
 from ctl.output import Result, emit, preview, table
 
+DAY = timedelta(days=1)
+
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [
-        ("90", 90),
-        ("90s", 90),
-        ("15m", 900),
-        ("2h", 7200),
-        ("1d", 86_400),
-        ("1h30m", 5400),
-        ("31d", 31 * 86_400),
-    ],
+    [("90", 90), ("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86_400), ("1h30m", 5400)],
 )
 def test_durations_as_an_operator_types_them(text: str, seconds: int) -> None:
-    assert parse_duration(text) == timedelta(seconds=seconds)
-    assert parse_duration(describe(timedelta(seconds=seconds))) == timedelta(seconds=seconds)
+    assert parse_duration(text, DAY) == timedelta(seconds=seconds)
+    assert parse_duration(describe(timedelta(seconds=seconds)), DAY) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize(
-    "text", ["", "0", "0s", "5x", "m", "1h-5m", "-3s", "31d1s", "800000d", "1000000000d", "9" * 25]
-)
+@pytest.mark.parametrize("text", ["", "0", "0s", "5x", "m", "1h-5m", "-3s"])
 def test_a_bad_duration_says_the_forms_it_takes(text: str) -> None:
     with pytest.raises(ValueError, match=r"duration"):
-        parse_duration(text)
+        parse_duration(text, DAY)
+
+
+@pytest.mark.parametrize("text", ["1d1s", "25h", "99999999999999999999999s", "9" * 400 + "s"])
+def test_a_duration_past_the_longest_is_refused_naming_the_limit(text: str) -> None:
+    with pytest.raises(ValueError, match=r"at most 1d$"):
+        parse_duration(text, DAY)
 
 
 @pytest.mark.parametrize(
     ("argv", "named"),
     [
         (["replay", "--since", "5x", "--all"], "--since"),
-        (["replay", "--since", "1000000000d", "--all"], "--since"),
+        (["replay", "--since", "32d", "--all"], "--since: '32d': a duration of at most 31d"),
+        (["replay", "--since", "99999999d", "--all"], "--since"),
         (["replay", "--since", "5m"], "--replica ID | --all"),
         (["replay", "--since", "5m", "--snapshot", "s", "--all"], "not allowed with"),
         (["replay", "--all", "--replica", "r", "--since", "5m"], "not allowed with"),

@@ -26,6 +26,9 @@ def test_publish_times_compare_in_whole_milliseconds() -> None:
     # Valid times whose UTC is outside datetime's range: anyone can publish a dead letter.
     assert millis(published_at({PUBLISH_TIME: "0001-01-01T00:00:00+01:00"})) is None
     assert millis(published_at({PUBLISH_TIME: "9999-12-31T23:59:59-01:00"})) is None
+    # Milliseconds since the epoch past the year 9999: the dead letter is still shown.
+    forged = dead_letter_attributes("a-1", "999999999999999")
+    assert DeadLetters().arrived("900", b"x", forged, revision=1).replica == "a-1"
 
 
 def test_a_dead_letter_is_known_by_its_data_attributes_and_subscription() -> None:

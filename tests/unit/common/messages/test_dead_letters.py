@@ -38,6 +38,9 @@ def test_a_dead_letter_as_pubsub_parks_it() -> None:
         ("yesterday", None),
         ("", None),
         ("\uff11\uff12\uff13", None),  # digits, but not ASCII ones
+        ("253402300799999", datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)),
+        ("253402300800000", None),  # milliseconds past datetime's last year
+        ("999999999999999", None),
     ],
 )
 def test_a_publish_time_is_rfc_3339_with_its_zone_or_milliseconds(
