@@ -84,7 +84,7 @@ def test_an_idle_pull_is_held_to_its_deadline(
     held = held_for(through_proxy[1], idle, deadline=2)
     print(f"\nan idle pull with a 2 s deadline held {held:.2f} s")
     assert held >= 1.5
-    assert proxy.deadlines_reached == 1
+    wait_for(lambda: proxy.deadlines_reached == 1, timeout=10, what="the proxy's count")
 
 
 def test_a_message_published_into_a_held_pull_is_answered_at_once(
@@ -183,7 +183,8 @@ def test_many_held_pulls_leave_room_for_other_calls(
         f"\n{held} idle pulls with a 15 s deadline held {min(durations):.2f}-{max(durations):.2f} s"
     )
     assert min(durations) >= 13
-    assert proxy.deadlines_reached == held
+    # The callers' timers fire a moment before the proxy's handler threads count theirs.
+    wait_for(lambda: proxy.deadlines_reached == held, timeout=10, what=f"{held} deadlines")
 
 
 def test_a_caller_that_goes_away_ends_its_held_pull(
