@@ -92,7 +92,7 @@ def letters(
     stop: threading.Event,
 ) -> Result:
     target = config.pubsub.topic_path
-    if args.action == "republish":  # usage first, before Pub/Sub is asked anything
+    if args.action == "republish":  # usage first, before any dead letter is taken in hand
         if not args.ids and not args.all:
             raise UsageError("dead-letters republish: give dead-letter IDs, or --all")
         if args.to is not None:
